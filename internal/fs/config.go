@@ -1,0 +1,29 @@
+package fs
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config is the file-system behaviour chosen at mount time.
+type Config struct {
+	// Prefix is the key prefix the mount's root maps to: "" or ending in "/".
+	Prefix string
+
+	UID, GID          uint32
+	DirMode, FileMode uint32 // permission bits only (e.g. 0755, 0644)
+
+	ReadOnly       bool
+	AllowDelete    bool
+	AllowOverwrite bool
+
+	// Metadata TTLs: how long a looked-up directory / file / negative entry is
+	// trusted before S3 is asked again. Also handed to the kernel as entry/attr timeouts.
+	DirTTL, FileTTL, NegativeTTL time.Duration
+
+	ReadPartSize  int64 // ranged GET size for reads
+	WritePartSize int64 // multipart part size for writes
+	MaxThreads    int   // upper bound of concurrent S3 requests per handle
+
+	Logger *slog.Logger
+}
