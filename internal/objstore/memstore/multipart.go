@@ -1,0 +1,114 @@
+package memstore
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+
+	"github.com/bucketfs/bucketfs/internal/objstore"
+)
+
+// CreateMultipartUpload implements objstore.Client. The object does not exist
+// (or keeps its previous content) until CompleteMultipartUpload.
+func (s *Store) CreateMultipartUpload(ctx context.Context, key string) (string, error) {
+	if err := s.begin(ctx, OpCreateMultipartUpload); err != nil {
+		return "", err
+	}
+	defer s.mu.Unlock()
+	s.gen++
+	id := "upload-" + strconv.FormatUint(s.gen, 10)
+	s.uploads[id] = &upload{key: key, parts: make(map[int32]part)}
+	return id, nil
+}
+
+// lookupUploadLocked finds an upload by ID and checks it belongs to key. S3
+// answers NoSuchUpload (404) for unknown, completed and aborted uploads.
+func (s *Store) lookupUploadLocked(op, key, uploadID string) (*upload, error) {
+	u, ok := s.uploads[uploadID]
+	if !ok || u.key != key {
+		return nil, fmt.Errorf("%s %q: NoSuchUpload %q: %w", op, key, uploadID, objstore.ErrNotFound)
+	}
+	return u, nil
+}
+
+// UploadPart implements objstore.Client. Re-uploading a part number replaces it.
+func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (objstore.Part, error) {
+	if err := s.begin(ctx, OpUploadPart); err != nil {
+		return objstore.Part{}, err
+	}
+	defer s.mu.Unlock()
+	u, err := s.lookupUploadLocked(OpUploadPart, key, uploadID)
+	if err != nil {
+		return objstore.Part{}, err
+	}
+	if number < 1 || number > objstore.MaxParts {
+		return objstore.Part{}, fmt.Errorf("UploadPart %q: part number %d outside 1..%d", key, number, objstore.MaxParts)
+	}
+	sum := md5.Sum(body)
+	var crc [4]byte
+	binary.BigEndian.PutUint32(crc[:], crc32.Checksum(body, crc32c))
+	p := part{
+		data: append([]byte(nil), body...),
+		etag: `"` + hex.EncodeToString(sum[:]) + `"`,
+		crc:  base64.StdEncoding.EncodeToString(crc[:]),
+	}
+	u.parts[number] = p
+	return objstore.Part{Number: number, ETag: p.etag, ChecksumCRC32C: p.crc, Size: int64(len(body))}, nil
+}
+
+// CompleteMultipartUpload implements objstore.Client. Like S3 it requires at
+// least one part, strictly ascending part numbers, ETags matching the uploaded
+// parts, and every part but the last to be at least the minimum part size.
+func (s *Store) CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []objstore.Part) (objstore.PutOutput, error) {
+	if err := s.begin(ctx, OpCompleteMultipartUpload); err != nil {
+		return objstore.PutOutput{}, err
+	}
+	defer s.mu.Unlock()
+	u, err := s.lookupUploadLocked(OpCompleteMultipartUpload, key, uploadID)
+	if err != nil {
+		return objstore.PutOutput{}, err
+	}
+	if len(parts) == 0 {
+		return objstore.PutOutput{}, fmt.Errorf("CompleteMultipartUpload %q: MalformedXML: no parts", key)
+	}
+	var data []byte
+	for i, p := range parts {
+		if i > 0 && p.Number <= parts[i-1].Number {
+			return objstore.PutOutput{}, fmt.Errorf("CompleteMultipartUpload %q: InvalidPartOrder: part %d after %d", key, p.Number, parts[i-1].Number)
+		}
+		up, ok := u.parts[p.Number]
+		if !ok || up.etag != p.ETag {
+			return objstore.PutOutput{}, fmt.Errorf("CompleteMultipartUpload %q: InvalidPart: part %d etag %s", key, p.Number, p.ETag)
+		}
+		if p.ChecksumCRC32C != "" && p.ChecksumCRC32C != up.crc {
+			return objstore.PutOutput{}, fmt.Errorf("CompleteMultipartUpload %q: InvalidPart: part %d checksum mismatch", key, p.Number)
+		}
+		if i < len(parts)-1 && int64(len(up.data)) < s.minPartSize {
+			return objstore.PutOutput{}, fmt.Errorf("CompleteMultipartUpload %q: EntityTooSmall: part %d is %d bytes, minimum %d",
+				key, p.Number, len(up.data), s.minPartSize)
+		}
+		data = append(data, up.data...)
+	}
+	delete(s.uploads, uploadID)
+	o := s.storeLocked(key, data, "-"+strconv.Itoa(len(parts)))
+	return objstore.PutOutput{ETag: o.etag}, nil
+}
+
+// AbortMultipartUpload implements objstore.Client. Aborting an unknown upload
+// is ErrNotFound (S3's NoSuchUpload).
+func (s *Store) AbortMultipartUpload(ctx context.Context, key, uploadID string) error {
+	if err := s.begin(ctx, OpAbortMultipartUpload); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if _, err := s.lookupUploadLocked(OpAbortMultipartUpload, key, uploadID); err != nil {
+		return err
+	}
+	delete(s.uploads, uploadID)
+	return nil
+}
