@@ -1,0 +1,226 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"syscall"
+
+	"github.com/bucketfs/bucketfs/internal/metadata"
+	"github.com/bucketfs/bucketfs/internal/objstore"
+	"github.com/bucketfs/bucketfs/internal/prefetch"
+	"github.com/bucketfs/bucketfs/internal/upload"
+)
+
+// Handle is one open file: a reader or a writer, for its whole life.
+type Handle struct {
+	in      *inode
+	openPid uint32 // process (thread group) that opened the file
+
+	mu sync.Mutex // serializes the handle's operations; see LOCK ORDERING
+
+	reader *prefetch.Reader // read handles
+
+	writer   *upload.Writer // write handles
+	created  bool           // the file did not exist in the bucket before
+	flushed  bool           // a close() deferred the upload (see Flush)
+	finished bool           // the upload completed or failed; result in err
+	err      error
+	released bool
+}
+
+// Ino is the inode the handle belongs to.
+func (h *Handle) Ino() uint64 { return h.in.ino }
+
+// IsWriter reports whether the handle writes.
+func (h *Handle) IsWriter() bool { return h.writer != nil }
+
+// maxKeyErr checks S3's key length limit.
+func maxKeyErr(key string) error {
+	if len(key) > metadata.MaxKeyLen {
+		return errorf(syscall.ENAMETOOLONG, "key %q is longer than S3's %d bytes", key, metadata.MaxKeyLen)
+	}
+	return nil
+}
+
+// Create makes a new file name in parent and opens it for writing.
+func (f *FS) Create(ctx context.Context, parent uint64, name string, flags uint32, pid uint32) (Attr, *Handle, error) {
+	if f.cfg.ReadOnly {
+		return Attr{}, nil, errorf(syscall.EROFS, "create %q: read-only mount", name)
+	}
+	if flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0 {
+		return Attr{}, nil, errorf(syscall.EINVAL, "create %q: O_SYNC/O_DSYNC are not supported (objects are uploaded at close)", name)
+	}
+	if !metadata.ValidName(name) {
+		return Attr{}, nil, errorf(syscall.EINVAL, "create %q: not a valid name", name)
+	}
+	existing, err := f.lookup(ctx, parent, name)
+	switch {
+	case err == nil:
+		f.mu.Lock()
+		key := existing.key
+		f.mu.Unlock()
+		return Attr{}, nil, errorf(syscall.EEXIST, "create %q: file exists", key)
+	case Errno(err) != syscall.ENOENT:
+		return Attr{}, nil, err
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	dir, err := f.dirLocked(parent)
+	if err != nil {
+		return Attr{}, nil, err
+	}
+	if c := f.childLocked(dir, name); c != nil && (c.local || c.writer != nil) {
+		return Attr{}, nil, errorf(syscall.EEXIST, "create %q: file exists", c.key)
+	}
+	if dir.removed {
+		return Attr{}, nil, errorf(syscall.ENOENT, "create %q: directory was removed", dir.key+name)
+	}
+	if err := maxKeyErr(dir.key + name); err != nil {
+		return Attr{}, nil, err
+	}
+	in := f.newChildLocked(dir, name, metadata.File)
+	in.local = true
+	in.mtime = f.now()
+	h := f.newWriterLocked(in, pid)
+	h.created = true
+	return f.attrLocked(in), h, nil
+}
+
+// newWriterLocked attaches a write handle to in. REQUIRES(f.mu)
+func (f *FS) newWriterLocked(in *inode, pid uint32) *Handle {
+	h := &Handle{in: in, openPid: f.tgid(pid),
+		writer: upload.New(f.client, in.key, f.cfg.WritePartSize, f.cfg.MaxThreads, f.log)}
+	in.writer = h
+	in.size = 0
+	f.writers[h] = true
+	return h
+}
+
+// Open opens an existing file. A handle reads unless the file is opened for
+// writing with O_TRUNC (and --allow-overwrite); other writes to existing
+// files are refused, as S3 objects cannot be modified in place.
+func (f *FS) Open(ctx context.Context, ino uint64, flags uint32, pid uint32) (*Handle, error) {
+	if flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0 {
+		return nil, errorf(syscall.EINVAL, "open: O_SYNC/O_DSYNC are not supported (objects are uploaded at close)")
+	}
+	if err := f.completePending(ctx, ino); err != nil {
+		return nil, err
+	}
+	acc := flags & syscall.O_ACCMODE
+	wantsWrite := acc == syscall.O_WRONLY || (acc == syscall.O_RDWR && flags&syscall.O_TRUNC != 0)
+	if wantsWrite {
+		return f.openWrite(ino, flags, pid)
+	}
+	return f.openRead(ctx, ino)
+}
+
+// completePending finishes an upload that a close() deferred, so a new open
+// sees the completed object.
+func (f *FS) completePending(ctx context.Context, ino uint64) error {
+	f.mu.Lock()
+	in := f.inodes[ino]
+	if in == nil {
+		f.mu.Unlock()
+		return errorf(syscall.ESTALE, "inode %d is not known", ino)
+	}
+	w := in.writer
+	f.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.flushed || w.finished {
+		if !w.finished {
+			return errorf(syscall.EPERM, "open %q: the file is being written", in.key)
+		}
+		return nil
+	}
+	// The upload result is reported to the writer's last close; a new opener
+	// only needs the upload to be over.
+	_ = f.completeLocked(ctx, w)
+	return nil
+}
+
+func (f *FS) openWrite(ino uint64, flags uint32, pid uint32) (*Handle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := f.inodes[ino]
+	switch {
+	case in == nil || in.removed:
+		return nil, errorf(syscall.ENOENT, "open inode %d: no longer exists", ino)
+	case in.kind == metadata.Dir:
+		return nil, errorf(syscall.EISDIR, "open %q for writing: is a directory", in.key)
+	case f.cfg.ReadOnly:
+		return nil, errorf(syscall.EROFS, "open %q for writing: read-only mount", in.key)
+	case in.writer != nil:
+		return nil, errorf(syscall.EPERM, "open %q for writing: the file is already being written", in.key)
+	case !f.cfg.AllowOverwrite:
+		return nil, errorf(syscall.EPERM, "open %q for writing: the file exists; overwriting needs --allow-overwrite and O_TRUNC", in.key)
+	case flags&syscall.O_TRUNC == 0:
+		return nil, errorf(syscall.EPERM, "open %q for writing: existing files can only be replaced whole, open with O_TRUNC (append and in-place edits are not supported)", in.key)
+	case in.readers > 0:
+		return nil, errorf(syscall.EPERM, "open %q for writing: the file is open for reading", in.key)
+	}
+	in.mtime = f.now()
+	return f.newWriterLocked(in, pid), nil
+}
+
+func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
+	f.mu.Lock()
+	in := f.inodes[ino]
+	if in == nil || in.removed {
+		f.mu.Unlock()
+		return nil, errorf(syscall.ENOENT, "open inode %d: no longer exists", ino)
+	}
+	if in.kind == metadata.Dir {
+		f.mu.Unlock()
+		return nil, errorf(syscall.EISDIR, "open %q: is a directory", in.key)
+	}
+	if in.writer != nil || in.local {
+		f.mu.Unlock()
+		return nil, errorf(syscall.EPERM, "open %q for reading: the file is being written", in.key)
+	}
+	expired := !f.now().Before(in.expiry)
+	parent, name := in.parent, in.name
+	f.mu.Unlock()
+
+	if expired {
+		// Pin the read to the object's current version, not a stale stat.
+		fresh, err := f.lookup(ctx, parent, name)
+		if err != nil {
+			return nil, err
+		}
+		if fresh != in {
+			return nil, errorf(syscall.ESTALE, "open %q: the object was replaced by a directory", in.key)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if in.writer != nil {
+		return nil, errorf(syscall.EPERM, "open %q for reading: the file is being written", in.key)
+	}
+	in.readers++
+	return &Handle{in: in, reader: prefetch.New(f.client, in.key, in.etag, in.size)}, nil
+}
+
+// Read reads from a read handle at off. It returns fewer bytes than asked
+// only at the end of the file.
+func (f *FS) Read(ctx context.Context, h *Handle, dest []byte, off int64) (int, error) {
+	if h.reader == nil {
+		return 0, errorf(syscall.EBADF, "read %q: the file is open for writing only", h.in.key)
+	}
+	n, err := h.reader.ReadAt(ctx, dest, off)
+	if err != nil {
+		if errors.Is(err, prefetch.ErrChanged) {
+			return 0, wrapf(syscall.ESTALE, err, "read %q", h.in.key)
+		}
+		if errors.Is(err, objstore.ErrNotFound) || errors.Is(err, objstore.ErrPreconditionFailed) {
+			return 0, wrapf(syscall.ESTALE, err, "read %q", h.in.key)
+		}
+		return 0, wrapf(syscall.EIO, err, "read %q", h.in.key)
+	}
+	return n, nil
+}

@@ -1,0 +1,217 @@
+// Package fs is the file-system core of bucketfs: every file operation,
+// expressed on inode numbers and handles, with no knowledge of FUSE (the
+// adapter in internal/fuse converts) and no knowledge of the AWS SDK (it talks
+// to an objstore.Client). Its behaviour is the contract in docs/SEMANTICS.md.
+//
+// # Inodes
+//
+// The inode table maps numbers to (parent, name, kind, key). Remote inodes
+// mirror S3 and carry a stat (size, ETag, mtime) trusted until its expiry
+// (the metadata TTL); after that it is looked up again. Local inodes exist
+// only in this process: directories made by mkdir, and files being written.
+// When a file's upload completes, it and its local ancestor directories
+// become remote. A remote directory shadows a local entry of the same name,
+// which shadows a remote file.
+//
+// # Locking
+//
+// LOCK ORDERING: handle.mu before FS.mu. FS.mu guards the inode table and
+// every mutable inode field; it is never held across an S3 request.
+// handle.mu serializes the operations of one open file (its writer or reader).
+package fs
+
+import (
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bucketfs/bucketfs/internal/metadata"
+	"github.com/bucketfs/bucketfs/internal/objstore"
+)
+
+// RootIno is the inode number of the mount's root directory.
+const RootIno = 1
+
+// Attr is what stat shows for an inode.
+type Attr struct {
+	Ino   uint64
+	Mode  uint32 // type bits | permission bits
+	Size  int64
+	Mtime time.Time
+	UID   uint32
+	GID   uint32
+	Nlink uint32
+	// TTL is how long the kernel may cache this entry and attribute.
+	TTL time.Duration
+}
+
+// IsDir reports whether the attribute describes a directory.
+func (a Attr) IsDir() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFDIR }
+
+type inode struct {
+	ino    uint64
+	parent uint64
+	name   string
+	kind   metadata.Kind
+	key    string // files: the object key; directories: the key prefix ending in "/" ("" for a bucket root)
+
+	// GUARDED_BY(FS.mu)
+	size     int64
+	etag     string
+	mtime    time.Time
+	expiry   time.Time         // remote stat trusted until then
+	local    bool              // not (yet) in the bucket: mkdir'd directory or file being written
+	children map[string]uint64 // directories: the names known so far
+	writer   *Handle           // files: the open write handle, if any
+	readers  int               // files: open read handles
+	removed  bool              // unlinked / vanished: no longer in its parent
+}
+
+// FS is the file-system core. It is safe for concurrent use.
+type FS struct {
+	client objstore.Client
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	tgid   func(pid uint32) uint32 // thread id → process id, for close() of dup'd descriptors
+
+	mu      sync.Mutex
+	inodes  map[uint64]*inode // GUARDED_BY(mu)
+	nextIno uint64            // GUARDED_BY(mu)
+	writers map[*Handle]bool  // GUARDED_BY(mu) open write handles, aborted by Shutdown
+}
+
+// New returns the core over client. It does no I/O.
+func New(client objstore.Client, cfg Config) *FS {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WritePartSize <= 0 {
+		cfg.WritePartSize = 8 << 20
+	}
+	if cfg.MaxThreads <= 0 {
+		cfg.MaxThreads = 16
+	}
+	f := &FS{
+		client:  client,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		now:     time.Now,
+		tgid:    procTgid,
+		inodes:  map[uint64]*inode{},
+		nextIno: RootIno + 1,
+		writers: map[*Handle]bool{},
+	}
+	f.inodes[RootIno] = &inode{ino: RootIno, parent: RootIno, kind: metadata.Dir, key: cfg.Prefix, children: map[string]uint64{}}
+	return f
+}
+
+// Config returns the configuration the core runs with.
+func (f *FS) Config() Config { return f.cfg }
+
+// attrLocked builds the stat of in. REQUIRES(f.mu)
+func (f *FS) attrLocked(in *inode) Attr {
+	a := Attr{Ino: in.ino, UID: f.cfg.UID, GID: f.cfg.GID, Mtime: in.mtime, Nlink: 1}
+	if in.kind == metadata.Dir {
+		a.Mode = syscall.S_IFDIR | f.cfg.DirMode
+		a.Nlink = 2
+		a.TTL = f.cfg.DirTTL
+	} else {
+		a.Mode = syscall.S_IFREG | f.cfg.FileMode
+		a.Size = in.size
+		a.TTL = f.cfg.FileTTL
+	}
+	if in.writer != nil || (in.local && in.kind == metadata.File) {
+		a.TTL = 0 // a file being written changes size with every write
+	}
+	if a.Mtime.IsZero() {
+		a.Mtime = time.Unix(0, 0)
+	}
+	return a
+}
+
+// childLocked returns the known child name of dir, if any. REQUIRES(f.mu)
+func (f *FS) childLocked(dir *inode, name string) *inode {
+	if ino, ok := dir.children[name]; ok {
+		return f.inodes[ino]
+	}
+	return nil
+}
+
+// newChildLocked adds a child inode to dir, replacing any of the same name. REQUIRES(f.mu)
+func (f *FS) newChildLocked(dir *inode, name string, kind metadata.Kind) *inode {
+	in := &inode{ino: f.nextIno, parent: dir.ino, name: name, kind: kind}
+	f.nextIno++
+	if kind == metadata.Dir {
+		in.key = dir.key + name + "/"
+		in.children = map[string]uint64{}
+	} else {
+		in.key = dir.key + name
+	}
+	if old := f.childLocked(dir, name); old != nil {
+		f.detachLocked(old)
+	}
+	f.inodes[in.ino] = in
+	dir.children[name] = in.ino
+	return in
+}
+
+// detachLocked removes in from its parent. Its number stays valid for open
+// handles and the kernel's references; it is simply no longer reachable by name. REQUIRES(f.mu)
+func (f *FS) detachLocked(in *inode) {
+	if p := f.inodes[in.parent]; p != nil && p.children[in.name] == in.ino {
+		delete(p.children, in.name)
+	}
+	in.removed = true
+}
+
+// upsertLocked records what S3 says about name in dir and returns its inode.
+// It keeps the inode number when the kind is unchanged. REQUIRES(f.mu)
+func (f *FS) upsertLocked(dir *inode, e metadata.Entry) *inode {
+	in := f.childLocked(dir, e.Name)
+	if in != nil && in.kind == metadata.File && in.writer != nil {
+		if e.Kind == metadata.File {
+			return in // the local writer shadows the remote file
+		}
+		// A remote directory shadows even a file being written; the
+		// writer keeps its own inode and still uploads when closed.
+		in = nil
+	}
+	if in == nil || in.kind != e.Kind {
+		in = f.newChildLocked(dir, e.Name, e.Kind)
+	}
+	in.local = false
+	in.removed = false
+	if e.Kind == metadata.File {
+		in.size, in.etag, in.mtime = e.Size, e.ETag, e.Mtime
+		in.expiry = f.now().Add(f.cfg.FileTTL)
+	} else {
+		in.expiry = f.now().Add(f.cfg.DirTTL)
+	}
+	return in
+}
+
+// Forget tells the core the kernel no longer references ino. Inodes that
+// are no longer reachable by name and have no open handles are dropped.
+func (f *FS) Forget(ino uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := f.inodes[ino]
+	if in == nil || ino == RootIno || !in.removed || in.writer != nil || in.readers > 0 {
+		return
+	}
+	delete(f.inodes, ino)
+}
+
+// Statfs reports fixed, large numbers: a bucket has no capacity limit.
+type Statfs struct {
+	Blocks, Bfree, Bavail, Files, Ffree uint64
+	Bsize, NameLen                      uint32
+}
+
+// StatFS returns the file-system statistics.
+func (f *FS) StatFS() Statfs {
+	const big = 1 << 50
+	return Statfs{Blocks: big, Bfree: big, Bavail: big, Files: big, Ffree: big, Bsize: 4096, NameLen: 255}
+}

@@ -1,0 +1,124 @@
+package fuse
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	gofuse "github.com/hanwen/go-fuse/v2/fuse"
+
+	bfs "github.com/bucketfs/bucketfs/internal/fs"
+)
+
+// handle is an open file.
+type handle struct {
+	h *bfs.Handle
+	m *mounted
+}
+
+var (
+	_ = (gofs.FileReader)((*handle)(nil))
+	_ = (gofs.FileWriter)((*handle)(nil))
+	_ = (gofs.FileFlusher)((*handle)(nil))
+	_ = (gofs.FileFsyncer)((*handle)(nil))
+	_ = (gofs.FileReleaser)((*handle)(nil))
+	_ = (gofs.FileGetlker)((*handle)(nil))
+	_ = (gofs.FileSetlker)((*handle)(nil))
+	_ = (gofs.FileSetlkwer)((*handle)(nil))
+)
+
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (gofuse.ReadResult, syscall.Errno) {
+	n, err := h.m.core.Read(ctx, h.h, dest, off)
+	if err != nil {
+		return nil, h.m.errno("read", err)
+	}
+	return gofuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n, err := h.m.core.Write(ctx, h.h, data, off)
+	if err != nil {
+		return 0, h.m.errno("write", err)
+	}
+	return uint32(n), 0
+}
+
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	return h.m.errno("flush", h.m.core.Flush(ctx, h.h, pid(ctx)))
+}
+
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return h.m.errno("fsync", h.m.core.Fsync(ctx, h.h))
+}
+
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	return h.m.errno("release", h.m.core.Release(ctx, h.h))
+}
+
+// Locks are refused: nothing could make them hold across the other clients of a bucket.
+func (h *handle) Getlk(ctx context.Context, owner uint64, lk *gofuse.FileLock, flags uint32, out *gofuse.FileLock) syscall.Errno {
+	return syscall.ENOTSUP
+}
+
+func (h *handle) Setlk(ctx context.Context, owner uint64, lk *gofuse.FileLock, flags uint32) syscall.Errno {
+	return syscall.ENOTSUP
+}
+
+func (h *handle) Setlkw(ctx context.Context, owner uint64, lk *gofuse.FileLock, flags uint32) syscall.Errno {
+	return syscall.ENOTSUP
+}
+
+// dirHandle serves one opendir: a listing taken at open (and again at every
+// rewind), handed out entry by entry.
+type dirHandle struct {
+	n       *node
+	entries []bfs.DirEntry
+	next    int
+}
+
+var (
+	_ = (gofs.FileReaddirenter)((*dirHandle)(nil))
+	_ = (gofs.FileSeekdirer)((*dirHandle)(nil))
+)
+
+func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if n.m.denied(ctx) {
+		return nil, 0, syscall.EACCES
+	}
+	d := &dirHandle{n: n}
+	if errno := d.load(ctx); errno != 0 {
+		return nil, 0, errno
+	}
+	return d, 0, 0
+}
+
+func (d *dirHandle) load(ctx context.Context) syscall.Errno {
+	entries, err := d.n.m.core.ReadDir(ctx, d.n.ino())
+	if err != nil {
+		return d.n.m.errno("readdir", err)
+	}
+	d.entries, d.next = entries, 0
+	return 0
+}
+
+func (d *dirHandle) Readdirent(ctx context.Context) (*gofuse.DirEntry, syscall.Errno) {
+	if d.next >= len(d.entries) {
+		return nil, 0
+	}
+	e := d.entries[d.next]
+	d.next++
+	return &gofuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: e.Mode, Off: uint64(d.next)}, 0
+}
+
+// Seekdir supports rewinddir (offset 0: list again) and resuming at an
+// offset this handle handed out.
+func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if off == 0 {
+		return d.load(ctx)
+	}
+	if off > uint64(len(d.entries)) {
+		return syscall.EINVAL
+	}
+	d.next = int(off)
+	return 0
+}

@@ -1,0 +1,244 @@
+// Package upload turns one sequential stream of writes into one S3 object.
+//
+// Writes must arrive in order, each starting where the previous one ended
+// (S3 objects cannot be patched). Bytes are gathered into parts of the
+// configured size; the first full part starts a multipart upload and each full
+// part is uploaded in the background while the writer goes on, at most
+// maxInFlight at a time. An object smaller than one part is a single PutObject
+// at Complete. Nothing is visible in the bucket until Complete succeeds: on any
+// failure the multipart upload is aborted, so no partial object appears.
+//
+// Part sizes grow so that objects up to 5 TiB fit in S3's 10,000 parts: after
+// every 1,000 parts the part size doubles (with 8 MiB parts: 8 MiB × 1000 +
+// 16 MiB × 1000 + ... reaches 5 TiB well before part 10,000).
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/bucketfs/bucketfs/internal/objstore"
+)
+
+// ErrOutOfOrder is returned when a write does not start at the end of the data written so far.
+var ErrOutOfOrder = errors.New("out-of-order write: files can only be written sequentially from offset 0")
+
+// ErrTooLarge is returned when the object would exceed S3's 10,000 parts.
+var ErrTooLarge = errors.New("object too large for a multipart upload")
+
+// ErrFinished is returned by Write after Complete or Abort.
+var ErrFinished = errors.New("upload already finished")
+
+// Writer uploads one object. Write, Complete and Abort must not be called
+// concurrently (the file handle serializes them); background part uploads
+// are internal.
+type Writer struct {
+	client      objstore.Client
+	key         string
+	partSize    int64
+	maxInFlight int
+	log         *slog.Logger
+
+	buf      []byte
+	written  int64
+	finished bool
+	err      error // first failure; sticky
+
+	// multipart state
+	uploadID string
+	nextPart int32
+	sem      chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex // guards parts and asyncErr
+	parts    []objstore.Part
+	asyncErr error
+}
+
+// New returns a writer for key. partSize below S3's 5 MiB minimum is raised to it.
+func New(client objstore.Client, key string, partSize int64, maxInFlight int, log *slog.Logger) *Writer {
+	if partSize < objstore.MinPartSize {
+		partSize = objstore.MinPartSize
+	}
+	if maxInFlight < 1 {
+		maxInFlight = 1
+	}
+	return &Writer{client: client, key: key, partSize: partSize, maxInFlight: maxInFlight, log: log,
+		nextPart: 1, sem: make(chan struct{}, maxInFlight)}
+}
+
+// Size is the number of bytes accepted so far.
+func (w *Writer) Size() int64 { return w.written }
+
+// Err is the sticky failure, if any.
+func (w *Writer) Err() error { return w.err }
+
+// currentPartSize grows the part size every 1,000 parts (see package doc).
+func (w *Writer) currentPartSize() int64 {
+	size := w.partSize
+	for n := int32(1000); n < w.nextPart; n += 1000 {
+		size *= 2
+	}
+	if size > 5<<30 { // S3's maximum part size
+		size = 5 << 30
+	}
+	return size
+}
+
+// Write appends p, which must start at offset off == Size(). An out-of-order
+// write aborts the upload: the file will not be created.
+func (w *Writer) Write(ctx context.Context, p []byte, off int64) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.finished {
+		return ErrFinished
+	}
+	if off != w.written {
+		w.fail(ctx, fmt.Errorf("%w (write at offset %d, expected %d)", ErrOutOfOrder, off, w.written))
+		return w.err
+	}
+	for len(p) > 0 {
+		ps := w.currentPartSize()
+		if w.buf == nil {
+			w.buf = make([]byte, 0, min(ps, 1<<20))
+		}
+		n := min(int64(len(p)), ps-int64(len(w.buf)))
+		w.buf = append(w.buf, p[:n]...)
+		w.written += n
+		p = p[n:]
+		if int64(len(w.buf)) == ps {
+			if err := w.flushPart(ctx); err != nil {
+				w.fail(ctx, err)
+				return w.err
+			}
+		}
+	}
+	return nil
+}
+
+// flushPart starts the multipart upload if needed and uploads the buffered
+// part in the background.
+func (w *Writer) flushPart(ctx context.Context) error {
+	if err := w.asyncError(); err != nil {
+		return err
+	}
+	if w.nextPart > objstore.MaxParts {
+		return ErrTooLarge
+	}
+	if w.uploadID == "" {
+		id, err := w.client.CreateMultipartUpload(ctx, w.key)
+		if err != nil {
+			return fmt.Errorf("create multipart upload: %w", err)
+		}
+		w.uploadID = id
+	}
+	body := w.buf
+	w.buf = nil
+	number := w.nextPart
+	w.nextPart++
+	w.sem <- struct{}{}
+	w.wg.Add(1)
+	go func() {
+		defer func() { <-w.sem; w.wg.Done() }()
+		// The part outlives the write call that filled it: it must not be
+		// cancelled when that request's context ends.
+		part, err := w.client.UploadPart(context.WithoutCancel(ctx), w.key, w.uploadID, number, body)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			if w.asyncErr == nil {
+				w.asyncErr = fmt.Errorf("upload part %d: %w", number, err)
+			}
+			return
+		}
+		part.Size = int64(len(body))
+		w.parts = append(w.parts, part)
+	}()
+	return nil
+}
+
+func (w *Writer) asyncError() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.asyncErr
+}
+
+// Complete uploads what remains and makes the object visible. It returns the
+// new object's ETag. After a failure the upload is aborted and the same error
+// is returned again on later calls.
+func (w *Writer) Complete(ctx context.Context) (objstore.PutOutput, error) {
+	if w.err != nil {
+		return objstore.PutOutput{}, w.err
+	}
+	if w.finished {
+		return objstore.PutOutput{}, ErrFinished
+	}
+	w.finished = true
+	ctx = context.WithoutCancel(ctx) // a completed upload must not be half-cancelled
+	if w.uploadID == "" {
+		out, err := w.client.Put(ctx, objstore.PutInput{Key: w.key, Body: w.buf})
+		w.buf = nil
+		if err != nil {
+			w.err = fmt.Errorf("put object: %w", err)
+			return out, w.err
+		}
+		return out, nil
+	}
+	if len(w.buf) > 0 {
+		if err := w.flushPart(ctx); err != nil {
+			w.fail(ctx, err)
+			return objstore.PutOutput{}, w.err
+		}
+	}
+	w.wg.Wait()
+	if err := w.asyncError(); err != nil {
+		w.fail(ctx, err)
+		return objstore.PutOutput{}, w.err
+	}
+	parts := w.sortedParts()
+	out, err := w.client.CompleteMultipartUpload(ctx, w.key, w.uploadID, parts)
+	if err != nil {
+		w.fail(ctx, fmt.Errorf("complete multipart upload: %w", err))
+		return objstore.PutOutput{}, w.err
+	}
+	return out, nil
+}
+
+func (w *Writer) sortedParts() []objstore.Part {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	parts := make([]objstore.Part, len(w.parts))
+	for _, p := range w.parts {
+		parts[p.Number-1] = p
+	}
+	return parts
+}
+
+// Abort gives the upload up: nothing will be created, and a started
+// multipart upload is aborted on the server.
+func (w *Writer) Abort(ctx context.Context) {
+	if w.err == nil && !w.finished {
+		w.fail(ctx, errors.New("upload aborted"))
+	}
+}
+
+// fail records err (the first one wins) and aborts the multipart upload.
+func (w *Writer) fail(ctx context.Context, err error) {
+	if w.err == nil {
+		w.err = err
+	}
+	w.finished = true
+	w.buf = nil
+	w.wg.Wait()
+	if w.uploadID != "" {
+		id := w.uploadID
+		w.uploadID = ""
+		if aerr := w.client.AbortMultipartUpload(context.WithoutCancel(ctx), w.key, id); aerr != nil {
+			w.log.Warn("abort multipart upload failed; the bucket's lifecycle rule for incomplete uploads will clean it up",
+				"key", w.key, "upload_id", id, "error", aerr)
+		}
+	}
+}
