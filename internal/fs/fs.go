@@ -70,11 +70,12 @@ type inode struct {
 
 // FS is the file-system core. It is safe for concurrent use.
 type FS struct {
-	client objstore.Client
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
-	tgid   func(pid uint32) uint32 // thread id → process id, for close() of dup'd descriptors
+	client  objstore.Client
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	tgid    func(pid uint32) uint32 // thread id → process id, for close() of dup'd descriptors
+	started time.Time
 
 	mu      sync.Mutex
 	inodes  map[uint64]*inode // GUARDED_BY(mu)
@@ -102,6 +103,7 @@ func New(client objstore.Client, cfg Config) *FS {
 		inodes:  map[uint64]*inode{},
 		nextIno: RootIno + 1,
 		writers: map[*Handle]bool{},
+		started: time.Now(),
 	}
 	f.inodes[RootIno] = &inode{ino: RootIno, parent: RootIno, kind: metadata.Dir, key: cfg.Prefix, children: map[string]uint64{}}
 	return f
@@ -126,7 +128,7 @@ func (f *FS) attrLocked(in *inode) Attr {
 		a.TTL = 0 // a file being written changes size with every write
 	}
 	if a.Mtime.IsZero() {
-		a.Mtime = time.Unix(0, 0)
+		a.Mtime = f.started // directories have no time in S3: show the mount's
 	}
 	return a
 }
