@@ -1,0 +1,32 @@
+# bucketfs — see README.md.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/bucketfs/bucketfs/internal/cli.Version=$(VERSION)
+GO      ?= go
+
+.PHONY: build demo demo-stop test unit e2e vet clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/bucketfs ./cmd/bucketfs
+
+# A local MinIO with a sample bucket, mounted at ./mnt.
+demo: build
+	bash scripts/demo.sh start
+
+demo-stop:
+	bash scripts/demo.sh stop
+
+# Everything: unit tests, the object-store conformance suite on memstore and
+# MinIO, and the end-to-end tests through real FUSE mounts. Needs root
+# (FUSE mounts) and installs fuse3 and the pinned MinIO when missing.
+test: vet
+	BUCKETFS_MINIO="$$(bash scripts/install-deps.sh)" $(GO) test -count=1 -timeout 30m ./...
+
+unit:
+	$(GO) test -count=1 ./internal/...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal test 2>/dev/null)" || { gofmt -l cmd internal test; echo "gofmt needed"; exit 1; }
+
+clean:
+	rm -rf bin
