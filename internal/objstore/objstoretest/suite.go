@@ -46,6 +46,7 @@ func Run(t *testing.T, newClient func(t *testing.T) objstore.Client) {
 		{"ListFlatPaging", testListFlatPaging},
 		{"ListStartAfter", testListStartAfter},
 		{"ListEmpty", testListEmpty},
+		{"SpecialCharacterKeys", testSpecialCharacterKeys},
 		{"Multipart", testMultipart},
 		{"MultipartAbort", testMultipartAbort},
 		{"MultipartUnknownUpload", testMultipartUnknownUpload},

@@ -190,3 +190,44 @@ func testListEmpty(t *testing.T, c objstore.Client, prefix string) {
 		t.Errorf("List of an empty prefix = %+v, want nothing", out)
 	}
 }
+
+// specialKeys need escaping in URLs, in XML listings, or both.
+var specialKeys = []string{"sp ace", "plus+sign", "per%cent", "per%25cent", "amp&er<gt>", "q?mark#hash",
+	"uni-é-ü-日本", "tilde~'quote\"", "ctl\x01char", "semi;colon=eq"}
+
+func testSpecialCharacterKeys(t *testing.T, c objstore.Client, prefix string) {
+	for _, k := range specialKeys {
+		put(t, c, prefix+"d/"+k, []byte(k))
+		put(t, c, prefix+k+"/child", []byte(k))
+	}
+	for _, k := range specialKeys {
+		info, err := c.Head(ctx(t), prefix+"d/"+k)
+		if err != nil || info.Size != int64(len(k)) {
+			t.Errorf("Head(%q) = %+v, %v", k, info, err)
+		}
+		g, err := c.Get(ctx(t), objstore.GetInput{Key: prefix + "d/" + k, Length: -1})
+		if err != nil {
+			t.Errorf("Get(%q): %v", k, err)
+			continue
+		}
+		if got := string(readAll(t, g)); got != k {
+			t.Errorf("Get(%q) = %q", k, got)
+		}
+	}
+	var objects, prefixes []string
+	for _, k := range specialKeys {
+		objects = append(objects, "d/"+k)
+		prefixes = append(prefixes, k+"/")
+	}
+	got := listAll(t, c, objstore.ListInput{Prefix: prefix + "d/", Delimiter: "/", MaxKeys: 3})
+	checkEntries(t, "listing of special keys", got, entriesOf(prefix, objects, nil))
+	got = listAll(t, c, objstore.ListInput{Prefix: prefix, Delimiter: "/", MaxKeys: 4})
+	checkEntries(t, "listing of special prefixes", got, entriesOf(prefix, nil, append(prefixes, "d/")))
+	for _, k := range specialKeys {
+		if err := c.Delete(ctx(t), prefix+"d/"+k); err != nil {
+			t.Errorf("Delete(%q): %v", k, err)
+		}
+	}
+	got = listAll(t, c, objstore.ListInput{Prefix: prefix + "d/"})
+	checkEntries(t, "listing after deleting special keys", got, nil)
+}
