@@ -49,7 +49,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -57,6 +56,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
@@ -190,7 +191,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error) 
 		// not warn about it on every read.
 		o.DisableLogOutputChecksumValidationSkipped = true
 		if cfg.UserAgentPrefix != "" {
-			o.APIOptions = append(o.APIOptions, awsmiddleware.AddUserAgentKey(cfg.UserAgentPrefix))
+			o.APIOptions = append(o.APIOptions, prefixUserAgent(cfg.UserAgentPrefix))
 		}
 	})
 
@@ -228,6 +229,24 @@ func sdkLogger(l *slog.Logger) logging.Logger {
 		}
 		l.Log(context.Background(), level, "aws-sdk: "+fmt.Sprintf(format, v...))
 	})
+}
+
+// prefixUserAgent puts prefix in front of the SDK's User-Agent. The SDK's own
+// AddUserAgentKey appends and rewrites '/' to '-', which would turn
+// "product/1.2" into something log queries on the server side do not expect.
+// It runs at the end of the Build step, after the SDK has composed the header;
+// SigV4 does not sign User-Agent, so changing it there is safe.
+func prefixUserAgent(prefix string) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Build.Add(middleware.BuildMiddlewareFunc("bucketfsUserAgentPrefix",
+			func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
+				if req, ok := in.Request.(*smithyhttp.Request); ok {
+					ua := req.Header.Get("User-Agent")
+					req.Header.Set("User-Agent", strings.TrimSpace(prefix+" "+ua))
+				}
+				return next.HandleBuild(ctx, in)
+			}), middleware.After)
+	}
 }
 
 // credentialsTagger marks failures to obtain credentials so that they are
