@@ -171,7 +171,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error) 
 	// The standard retryer's client-side rate limiter shares one retry quota
 	// across all requests of the process. A mount issues many parallel
 	// requests, and a burst of SlowDown would drain the quota and turn later
-	// transient errors into immediate failures, so it is disabled.
+	// transient errors into immediate failures, so it is disabled. (As a
+	// consequence AWS_RETRY_MODE=adaptive is not honoured; AWS_MAX_ATTEMPTS is.)
 	maxAttempts := cfg.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = awsCfg.RetryMaxAttempts // AWS_MAX_ATTEMPTS / profile max_attempts
