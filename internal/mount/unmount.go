@@ -1,0 +1,178 @@
+package mount
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// FSType is the file-system type of a bucketfs mount in /proc/self/mountinfo
+// (FUSE with subtype "bucketfs", as internal/fuse mounts it).
+const FSType = "fuse.bucketfs"
+
+// mountEntry is one line of /proc/self/mountinfo, the fields we use.
+type mountEntry struct {
+	MountPoint string
+	FSType     string
+	Source     string
+}
+
+// parseMountinfo parses the format of proc(5) /proc/PID/mountinfo:
+// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue".
+func parseMountinfo(r io.Reader) ([]mountEntry, error) {
+	var out []mountEntry
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		sep := -1
+		for i := 6; i < len(f); i++ {
+			if f[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if len(f) < 5 || sep < 0 || sep+2 >= len(f) {
+			continue
+		}
+		out = append(out, mountEntry{
+			MountPoint: unescapeOctal(f[4]),
+			FSType:     unescapeOctal(f[sep+1]),
+			Source:     unescapeOctal(f[sep+2]),
+		})
+	}
+	return out, sc.Err()
+}
+
+// unescapeOctal undoes the kernel's \NNN escaping of spaces, tabs, newlines and backslashes.
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// findMount returns the topmost mount at dir, or nil when dir is not a mount point.
+func findMount(dir string) (*mountEntry, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := parseMountinfo(f)
+	if err != nil {
+		return nil, err
+	}
+	return lastMountAt(entries, canonical(dir)), nil
+}
+
+// lastMountAt returns the last (topmost) entry mounted at dir.
+func lastMountAt(entries []mountEntry, dir string) *mountEntry {
+	var found *mountEntry
+	for i := range entries {
+		if entries[i].MountPoint == dir {
+			found = &entries[i]
+		}
+	}
+	return found
+}
+
+// canonical resolves symlinks in dir when it can (a stale FUSE mount cannot be
+// resolved; its path is used as given).
+func canonical(dir string) string {
+	dir = filepath.Clean(dir)
+	if parent, err := filepath.EvalSymlinks(filepath.Dir(dir)); err == nil {
+		dir = filepath.Join(parent, filepath.Base(dir))
+	}
+	return dir
+}
+
+// checkNotMounted refuses to stack a second bucketfs mount on a bucketfs mount.
+// Without /proc (not Linux) there is nothing to check.
+func checkNotMounted(dir string) error {
+	m, err := findMount(dir)
+	if err != nil || m == nil || m.FSType != FSType {
+		return nil
+	}
+	return fmt.Errorf("%s is already a bucketfs mount of %s: unmount it first with 'bucketfs unmount %s'", dir, m.Source, dir)
+}
+
+// Unmount unmounts the FUSE file system at dir: with fusermount3 (or
+// fusermount) -u, which works for the user who mounted it, and, failing that,
+// with umount(2) directly when running as root. With lazy the mount is detached
+// at once and cleaned up when no longer busy (-z, MNT_DETACH). It refuses
+// directories that are not FUSE mount points, so that it cannot unmount
+// something else.
+func Unmount(dir string, lazy bool) error {
+	m, err := findMount(dir)
+	if err != nil {
+		return fmt.Errorf("cannot read the mount table: %w", err)
+	}
+	if m == nil {
+		return fmt.Errorf("%s is not a mount point", dir)
+	}
+	if m.FSType != "fuse" && !strings.HasPrefix(m.FSType, "fuse.") {
+		return fmt.Errorf("%s is not a FUSE mount (it is %s)", dir, m.FSType)
+	}
+	target := m.MountPoint
+
+	var firstErr error
+	for _, bin := range []string{"fusermount3", "fusermount"} {
+		path, err := exec.LookPath(bin)
+		if err != nil {
+			continue
+		}
+		flag := "-u"
+		if lazy {
+			flag = "-uz"
+		}
+		out, err := exec.Command(path, flag, target).CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		msg := strings.TrimSpace(string(out))
+		if msg == "" {
+			msg = err.Error()
+		}
+		firstErr = fmt.Errorf("cannot unmount %s: %s", dir, OneLine(msg))
+		break
+	}
+	if os.Geteuid() == 0 {
+		flags := 0
+		if lazy {
+			flags = syscall.MNT_DETACH
+		}
+		err := syscall.Unmount(target, flags)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, syscall.EBUSY) {
+			return fmt.Errorf("cannot unmount %s: it is busy (files are open or a process is in it); use --lazy to detach it anyway", dir)
+		}
+		if firstErr == nil {
+			firstErr = fmt.Errorf("cannot unmount %s: %w", dir, err)
+		}
+	}
+	if firstErr == nil {
+		firstErr = fmt.Errorf("cannot unmount %s: fusermount3 (or fusermount) not found and not running as root", dir)
+	}
+	return firstErr
+}
