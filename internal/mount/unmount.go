@@ -115,6 +115,20 @@ func checkNotMounted(dir string) error {
 	return fmt.Errorf("%s is already a bucketfs mount of %s: unmount it first with 'bucketfs unmount %s'", dir, m.Source, dir)
 }
 
+// lookPath finds a helper in PATH or, when PATH is empty or lacks it (as
+// under some service managers), in the usual system directories.
+func lookPath(bin string) (string, error) {
+	if p, err := exec.LookPath(bin); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
+		if p, err := exec.LookPath(filepath.Join(dir, bin)); err == nil {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
 // Unmount unmounts the FUSE file system at dir: with fusermount3 (or
 // fusermount) -u, which works for the user who mounted it, and, failing that,
 // with umount(2) directly when running as root. With lazy the mount is detached
@@ -136,7 +150,7 @@ func Unmount(dir string, lazy bool) error {
 
 	var firstErr error
 	for _, bin := range []string{"fusermount3", "fusermount"} {
-		path, err := exec.LookPath(bin)
+		path, err := lookPath(bin)
 		if err != nil {
 			continue
 		}
