@@ -56,9 +56,9 @@ func Mount(dir string, core *bfs.FS, opts Options) (*Server, error) {
 	mo.Options = append(mo.Options, "default_permissions", "nosuid", "nodev")
 
 	srv, err := gofs.Mount(dir, root, &gofs.Options{
-		MountOptions:    mo,
-		EntryTimeout:    ttlPtr(opts.FileTTL),
-		AttrTimeout:     ttlPtr(opts.FileTTL),
+		MountOptions: mo,
+		// No default entry/attr timeouts: every reply carries the core's
+		// own, and a zero (a file being written) must stay zero.
 		NegativeTimeout: ttlPtr(opts.NegativeTTL),
 		RootStableAttr:  &gofs.StableAttr{Ino: bfs.RootIno},
 		UID:             uint32(os.Getuid()),
