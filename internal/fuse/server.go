@@ -15,8 +15,9 @@ import (
 
 // Server is a live mount.
 type Server struct {
-	srv  *gofuse.Server
-	core *bfs.FS
+	srv   *gofuse.Server
+	core  *bfs.FS
+	watch *autoUnmounter // --auto-unmount
 }
 
 // maxIO is the largest read and write the kernel is asked to send (1 MiB:
@@ -50,9 +51,6 @@ func Mount(dir string, core *bfs.FS, opts Options) (*Server, error) {
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
 	}
-	if opts.AutoUnmount {
-		mo.Options = append(mo.Options, "auto_unmount")
-	}
 	mo.Options = append(mo.Options, "default_permissions", "nosuid", "nodev")
 
 	srv, err := gofs.Mount(dir, root, &gofs.Options{
@@ -71,11 +69,21 @@ func Mount(dir string, core *bfs.FS, opts Options) (*Server, error) {
 		_ = srv.Unmount()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	return &Server{srv: srv, core: core}, nil
+	s := &Server{srv: srv, core: core}
+	if opts.AutoUnmount {
+		if s.watch, err = startAutoUnmount(dir); err != nil {
+			_ = srv.Unmount()
+			return nil, fmt.Errorf("--auto-unmount: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Wait blocks until the file system is unmounted.
-func (s *Server) Wait() { s.srv.Wait() }
+func (s *Server) Wait() {
+	s.srv.Wait()
+	s.watch.stop()
+}
 
 // Unmount asks the kernel to unmount, retrying briefly while the mount is busy.
 func (s *Server) Unmount() error {

@@ -239,3 +239,46 @@ func TestSIGKILLMidWriteLeavesNoObject(t *testing.T) {
 	ctx := context.Background()
 	_ = ctx
 }
+
+func TestAutoUnmountWhenKilled(t *testing.T) {
+	m := mount(t, map[string]string{"f": "x"}, "--auto-unmount")
+	pids := daemonsFor(m.dir)
+	if len(pids) == 0 {
+		t.Fatal("no bucketfs process found for the mount")
+	}
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for isMounted(m.dir) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if isMounted(m.dir) {
+		t.Fatal("--auto-unmount: still mounted 10 s after the process was killed")
+	}
+}
+
+func TestCredentialsNeverLogged(t *testing.T) {
+	srv, bucket, c := newBucket(t, map[string]string{"f.txt": "x"})
+	logs := t.TempDir()
+	m := mountBucket(t, srv, bucket, c, bucket, "--debug", "--log-directory", logs)
+	m.mustSh("cat f.txt; echo y > g.txt; ls -l; cat missing 2>/dev/null || true")
+	unmount(t, m.dir)
+	waitNoDaemon(t, m.dir)
+	ents, err := os.ReadDir(logs)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("no log file written to %s: %v", logs, err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(logs, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			t.Fatalf("%s is empty: --debug logged nothing", e.Name())
+		}
+		if bytes.Contains(b, []byte(srv.SecretKey)) || bytes.Contains(b, []byte(srv.AccessKey)) {
+			t.Fatalf("%s contains the credentials", e.Name())
+		}
+	}
+}
