@@ -4,7 +4,9 @@
 //	bucketfs mount BUCKET DIRECTORY [OPTIONS]
 //	bucketfs unmount DIRECTORY
 //	bucketfs --version
-//	bucketfs help [mount|unmount]
+//	bucketfs help [mount|unmount|csi]
+//	bucketfs csi --endpoint unix:///path/csi.sock --node-id NODE
+//	mount.bucketfs BUCKET DIRECTORY [-o OPTIONS]   (as /sbin/mount.bucketfs)
 //
 // This file is wiring only: internal/cli parses, internal/mount runs the
 // process, and the real parts (s3.New, fs.New, fuse.Mount) are picked here.
@@ -64,6 +66,12 @@ func run(argv []string, stdout, stderr io.Writer, mountFn mount.MountFunc) int {
 	case cli.CommandMount:
 		if err := inv.Mount.Validate(); err != nil {
 			return fail(stderr, err)
+		}
+		if inv.Fake { // mount.bucketfs -f: checked, not mounted
+			return 0
+		}
+		if inv.Helper && !inv.Verbose { // mount(8) helpers are quiet unless -v
+			stdout = io.Discard
 		}
 		opts := mount.Options{Mount: mountFn, Stdout: stdout, Stderr: stderr, Args: argv}
 		if err := mount.Run(context.Background(), inv.Mount, opts); err != nil {

@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"strings"
+
+	"github.com/bucketfs/bucketfs/internal/mountopt"
 )
 
 // flagSpec describes one mount flag: its names, whether it takes a value
@@ -18,74 +20,26 @@ type flagSpec struct {
 
 // Help sections, in the order they are printed (mount-s3's grouping).
 const (
-	secGeneral = "Options"
-	secBucket  = "Bucket options"
-	secCreds   = "AWS credentials options"
-	secMount   = "Mount options"
-	secClient  = "Client options"
-	secCache   = "Caching options"
-	secLog     = "Logging options"
-	secAdv     = "Advanced options"
+	secGeneral = mountopt.SecGeneral
 )
 
-var sections = []string{secGeneral, secBucket, secCreds, secMount, secClient, secCache, secLog, secAdv}
+var sections = mountopt.Sections
 
-// mountFlags is every flag "bucketfs mount" accepts.
-var mountFlags = []flagSpec{
-	{"foreground", 'f', "", "Run as foreground process (log to stderr, exit when unmounted)", secGeneral},
-	{"help", 'h', "", "Print help", secGeneral},
-	{"version", 'V', "", "Print version", secGeneral},
-
-	{"prefix", 0, "PREFIX", "Prefix inside the bucket to mount, ending in '/' [default: mount the entire bucket]", secBucket},
-	{"region", 0, "REGION", "AWS region of the bucket [default: auto-detect region]", secBucket},
-	{"endpoint-url", 0, "URL", "S3 endpoint URL [default: auto-detect endpoint]", secBucket},
-	{"force-path-style", 0, "", "Force path-style addressing", secBucket},
-	{"requester-pays", 0, "", "Set the 'x-amz-request-payer' to 'requester' on S3 requests", secBucket},
-	{"storage-class", 0, "CLASS", "Set the storage class for new objects", secBucket},
-	{"expected-bucket-owner", 0, "ACCOUNT_ID", "Account ID of the expected bucket owner; requests fail with access denied otherwise", secBucket},
-	{"sse", 0, "ALGORITHM", "Server-side encryption for new objects: AES256, aws:kms or aws:kms:dsse", secBucket},
-	{"sse-kms-key-id", 0, "KMS_KEY_ARN", "KMS key ARN for --sse aws:kms or aws:kms:dsse", secBucket},
-	{"upload-checksums", 0, "ALGORITHM", "Checksum algorithm for uploads: crc32c or off [default: crc32c]", secBucket},
-
-	{"no-sign-request", 0, "", "Do not sign requests; credentials are not loaded", secCreds},
-	{"profile", 0, "PROFILE", "Use a specific profile from your credential file", secCreds},
-
-	{"read-only", 0, "", "Mount file system in read-only mode", secMount},
-	{"allow-delete", 0, "", "Allow delete operations on file system", secMount},
-	{"allow-overwrite", 0, "", "Allow overwrite operations on file system", secMount},
-	{"auto-unmount", 0, "", "Automatically unmount on exit", secMount},
-	{"allow-root", 0, "", "Allow root user to access file system", secMount},
-	{"allow-other", 0, "", "Allow other users, including root, to access file system", secMount},
-	{"uid", 0, "UID", "Owner UID [default: current user's UID]", secMount},
-	{"gid", 0, "GID", "Owner GID [default: current user's GID]", secMount},
-	{"dir-mode", 0, "MODE", "Directory permissions, octal [default: 0755]", secMount},
-	{"file-mode", 0, "MODE", "File permissions, octal [default: 0644]", secMount},
-
-	{"max-threads", 0, "N", "Maximum number of concurrent requests [default: 16]", secClient},
-	{"part-size", 0, "SIZE", "Part size for multi-part GET and PUT in bytes [default: 8388608]", secClient},
-	{"read-part-size", 0, "SIZE", "Part size for GET in bytes [default: 8388608]", secClient},
-	{"write-part-size", 0, "SIZE", "Part size for multi-part PUT in bytes, at least 5 MiB [default: 8388608]", secClient},
-	{"ca-bundle", 0, "PATH", "CA certificate bundle (PEM) to verify HTTPS with [default: system trust store]", secClient},
-
-	{"metadata-ttl", 0, "TTL", "TTL (time-to-live) of cached metadata: SECONDS, indefinite or minimal [default: minimal]", secCache},
-	{"negative-metadata-ttl", 0, "TTL", "TTL of cached negative lookups: SECONDS, indefinite or minimal [default: as --metadata-ttl]", secCache},
-
-	{"log-directory", 'l', "DIRECTORY", "Write log files to a directory [default: no log files; stderr with -f]", secLog},
-	{"debug", 'd', "", "Enable debug logging", secLog},
-	{"debug-crt", 0, "", "Accepted for mount-s3 compatibility; no effect", secLog},
-	{"no-log", 0, "", "Disable all logging", secLog},
-
-	{"user-agent-prefix", 0, "PREFIX", "String prepended to the User-Agent header of all S3 requests", secAdv},
-}
+// mountFlags is every flag "bucketfs mount" accepts: the table of
+// internal/mountopt, which the fstab helper and the CSI driver share.
+var mountFlags = specsOf(mountopt.Mount)
 
 // unsupportedMountS3Flags are mount-s3 flags bucketfs does not implement; they
 // get a clearer error than an unknown flag.
-var unsupportedMountS3Flags = map[string]bool{
-	"transfer-acceleration": true, "dual-stack": true, "bucket-type": true,
-	"incremental-upload": true, "maximum-throughput-gbps": true, "memory-target": true,
-	"cache": true, "max-cache-size": true, "cache-xz": true, "cache-block-size": true,
-	"log-metrics": true, "otlp-endpoint": true, "otlp-export-interval": true,
-	"infer-content-type": true, "bind": true,
+var unsupportedMountS3Flags = mountopt.UnsupportedMountS3
+
+// specsOf converts mountopt's flag table into flagSpecs.
+func specsOf(flags []mountopt.Flag) []flagSpec {
+	out := make([]flagSpec, len(flags))
+	for i, f := range flags {
+		out[i] = flagSpec{long: f.Long, short: f.Short, arg: f.Arg, help: f.Help, section: f.Section}
+	}
+	return out
 }
 
 // flagTable indexes a flag list by long and short name.
@@ -145,10 +99,13 @@ func formatFlags(specs []flagSpec) string {
 const topUsage = `Usage:
   bucketfs mount BUCKET DIRECTORY [OPTIONS]   Mount an S3 bucket (or a prefix of it) at DIRECTORY
   bucketfs unmount DIRECTORY                  Unmount it (alias: umount)
+  bucketfs csi --endpoint unix:///csi.sock    Run the Kubernetes CSI node plugin (see 'bucketfs csi --help')
   bucketfs --version                          Print the version
-  bucketfs help [mount|unmount]               Print help
+  bucketfs help [mount|unmount|csi]           Print help
 
 Run 'bucketfs mount --help' for the mount options (the same as mount-s3's).
+Linked or installed as /sbin/mount.bucketfs, the binary is the helper of
+'mount -t bucketfs' and /etc/fstab (see 'mount.bucketfs --help').
 `
 
 const mountUsageHead = `Mount an S3 bucket at a directory (Mountpoint for Amazon S3 compatible).

@@ -15,6 +15,7 @@ const (
 	CommandVersion
 	CommandMount
 	CommandUnmount
+	CommandCSI
 )
 
 // Invocation is a parsed command line.
@@ -24,6 +25,10 @@ type Invocation struct {
 	Mount   *MountConfig // CommandMount
 	Dir     string       // CommandUnmount: absolute path of the mount point
 	Lazy    bool         // CommandUnmount: -z/--lazy
+
+	// Set when invoked as the mount(8) helper (mount.bucketfs): Fake (-f)
+	// asks to check without mounting, Verbose (-v) to print the mounted line.
+	Helper, Fake, Verbose bool
 }
 
 // Sentinels ParseMount returns when -h/--help or -V/--version is among the
@@ -40,6 +45,9 @@ func Parse(prog string, args []string) (Invocation, error) {
 	if filepath.Base(prog) == "mount-s3" {
 		return parseMountInvocation(args)
 	}
+	if IsHelperName(prog) {
+		return parseHelper(args)
+	}
 	if len(args) == 0 {
 		return Invocation{}, usagef("missing command: use 'bucketfs mount BUCKET DIRECTORY' or 'bucketfs unmount DIRECTORY' (see 'bucketfs help')")
 	}
@@ -48,6 +56,10 @@ func Parse(prog string, args []string) (Invocation, error) {
 		return parseMountInvocation(args[1:])
 	case "unmount", "umount":
 		return parseUnmount(args[1:])
+	case "csi":
+		// The CSI plugin parses its own flags (internal/csi): the caller
+		// hands it the words after "csi".
+		return Invocation{Command: CommandCSI}, nil
 	case "--version", "-V", "version":
 		return Invocation{Command: CommandVersion}, nil
 	case "help", "--help", "-h":
@@ -57,8 +69,10 @@ func Parse(prog string, args []string) (Invocation, error) {
 				return Invocation{Command: CommandHelp, Help: MountHelp()}, nil
 			case "unmount", "umount":
 				return Invocation{Command: CommandHelp, Help: UnmountHelp()}, nil
+			case "csi":
+				return Invocation{Command: CommandHelp, Help: "Run 'bucketfs csi --help' for the flags of the Kubernetes CSI node plugin.\n"}, nil
 			}
-			return Invocation{}, usagef("no help for %q: try 'bucketfs help mount' or 'bucketfs help unmount'", args[1])
+			return Invocation{}, usagef("no help for %q: try 'bucketfs help mount', 'bucketfs help unmount' or 'bucketfs help csi'", args[1])
 		}
 		return Invocation{Command: CommandHelp, Help: TopHelp()}, nil
 	default:
