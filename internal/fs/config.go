@@ -25,5 +25,9 @@ type Config struct {
 	WritePartSize int64 // multipart part size for writes
 	MaxThreads    int   // upper bound of concurrent S3 requests per handle
 
+	// MemoryTarget bounds the bytes held by read-ahead and upload buffers
+	// (--memory-target); 0 means memory.DefaultTarget().
+	MemoryTarget int64
+
 	Logger *slog.Logger
 }

@@ -91,7 +91,7 @@ func (f *FS) Create(ctx context.Context, parent uint64, name string, flags uint3
 // newWriterLocked attaches a write handle to in. REQUIRES(f.mu)
 func (f *FS) newWriterLocked(in *inode, pid uint32) *Handle {
 	h := &Handle{in: in, openPid: f.tgid(pid),
-		writer: upload.New(f.client, in.key, f.cfg.WritePartSize, f.cfg.MaxThreads, f.log)}
+		writer: upload.New(f.client, in.key, f.cfg.WritePartSize, f.cfg.MaxThreads, f.log, upload.WithBudget(f.budget))}
 	in.writer = h
 	in.size = 0
 	f.writers[h] = true
@@ -203,24 +203,46 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 		return nil, errorf(syscall.EPERM, "open %q for reading: the file is being written", in.key)
 	}
 	in.readers++
-	return &Handle{in: in, reader: prefetch.New(f.client, in.key, in.etag, in.size)}, nil
+	pc := prefetch.Config{PartSize: f.cfg.ReadPartSize, MaxWindow: f.readWindow()}
+	return &Handle{in: in, reader: prefetch.New(f.client, in.key, in.etag, in.size, pc, f.budget)}, nil
 }
 
-// Read reads from a read handle at off. It returns fewer bytes than asked
-// only at the end of the file.
+// readWindow is the most one reader prefetches: 8 parts, and no more than
+// half the memory budget so that a few readers share it.
+func (f *FS) readWindow() int64 {
+	part := f.cfg.ReadPartSize
+	if part <= 0 {
+		part = 8 << 20
+	}
+	return max(part, min(8*part, f.cfg.MemoryTarget/2))
+}
+
+// Read reads from a read handle at off into dest. It returns fewer bytes
+// than asked only at the end of the file.
 func (f *FS) Read(ctx context.Context, h *Handle, dest []byte, off int64) (int, error) {
-	if h.reader == nil {
-		return 0, errorf(syscall.EBADF, "read %q: the file is open for writing only", h.in.key)
-	}
-	n, err := h.reader.ReadAt(ctx, dest, off)
+	data, release, err := f.ReadView(ctx, h, dest, off)
 	if err != nil {
-		if errors.Is(err, prefetch.ErrChanged) {
-			return 0, wrapf(syscall.ESTALE, err, "read %q", h.in.key)
-		}
-		if errors.Is(err, objstore.ErrNotFound) || errors.Is(err, objstore.ErrPreconditionFailed) {
-			return 0, wrapf(syscall.ESTALE, err, "read %q", h.in.key)
-		}
-		return 0, wrapf(syscall.EIO, err, "read %q", h.in.key)
+		return 0, err
 	}
+	n := copy(dest, data)
+	release()
 	return n, nil
+}
+
+// ReadView is Read without a copy where possible: data may be a view of the
+// handle's read-ahead buffers, valid until release is called (exactly once,
+// when err is nil); otherwise it is dest.
+func (f *FS) ReadView(ctx context.Context, h *Handle, dest []byte, off int64) (data []byte, release func(), err error) {
+	if h.reader == nil {
+		return nil, nil, errorf(syscall.EBADF, "read %q: the file is open for writing only", h.in.key)
+	}
+	data, release, err = h.reader.ReadView(ctx, dest, off)
+	if err != nil {
+		if errors.Is(err, prefetch.ErrChanged) ||
+			errors.Is(err, objstore.ErrNotFound) || errors.Is(err, objstore.ErrPreconditionFailed) {
+			return nil, nil, wrapf(syscall.ESTALE, err, "read %q", h.in.key)
+		}
+		return nil, nil, wrapf(syscall.EIO, err, "read %q", h.in.key)
+	}
+	return data, release, nil
 }

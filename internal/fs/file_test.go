@@ -62,7 +62,7 @@ func TestConcurrentReaders(t *testing.T) {
 
 func TestReadNeverMixesVersions(t *testing.T) {
 	e := newEnv(t, nil)
-	e.store.PutObject("f", pattern(1<<20))
+	e.store.PutObject("f", pattern(20<<20))
 	a := e.mustResolve("f")
 	h, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
 	if err != nil {
@@ -73,13 +73,16 @@ func TestReadNeverMixesVersions(t *testing.T) {
 	if _, err := e.fs.Read(ctx, h, buf, 0); err != nil {
 		t.Fatal(err)
 	}
-	e.store.PutObject("f", bytes.Repeat([]byte{1}, 1<<20)) // another client replaces it
+	e.store.PutObject("f", bytes.Repeat([]byte{1}, 20<<20)) // another client replaces it
 	// The open stream keeps serving the version it started with...
-	if _, err := e.fs.Read(ctx, h, buf, 4096); err != nil || !bytes.Equal(buf, pattern(1 << 20)[4096:8192]) {
+	if _, err := e.fs.Read(ctx, h, buf, 4096); err != nil || !bytes.Equal(buf, pattern(20 << 20)[4096:8192]) {
 		t.Fatalf("read from the open stream: %v", err)
 	}
-	// ...and a new GET (a backward seek) is pinned to the old ETag: ESTALE, not new bytes.
-	_, err = e.fs.Read(ctx, h, buf, 0)
+	// ...and a new GET (a seek far ahead) is pinned to the old ETag: ESTALE, not new bytes.
+	_, err = e.fs.Read(ctx, h, buf, 15<<20)
+	wantErrno(t, err, syscall.ESTALE)
+	// Every later read fails too, even one the stream could serve.
+	_, err = e.fs.Read(ctx, h, buf, 4096)
 	wantErrno(t, err, syscall.ESTALE)
 	e.store.Delete(ctx, "f")
 	_, err = e.fs.Read(ctx, h, buf, 100)
@@ -88,9 +91,9 @@ func TestReadNeverMixesVersions(t *testing.T) {
 
 func TestShortOrWrongGETIsAnError(t *testing.T) {
 	e := newEnv(t, nil)
-	e.store.PutObject("f", pattern(1<<20))
+	e.store.PutObject("f", pattern(3<<20))
 	e.fault.InjectRead(func(key string, offset int64) error {
-		if offset >= 600<<10 {
+		if offset >= 1<<20 { // the second GET fails mid-body
 			return errors.New("connection reset")
 		}
 		return nil

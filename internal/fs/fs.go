@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bucketfs/bucketfs/internal/memory"
 	"github.com/bucketfs/bucketfs/internal/metadata"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
@@ -76,6 +77,7 @@ type FS struct {
 	now     func() time.Time
 	tgid    func(pid uint32) uint32 // thread id → process id, for close() of dup'd descriptors
 	started time.Time
+	budget  *memory.Budget // shared by every reader's read-ahead and writer's parts
 
 	mu      sync.Mutex
 	inodes  map[uint64]*inode // GUARDED_BY(mu)
@@ -94,6 +96,9 @@ func New(client objstore.Client, cfg Config) *FS {
 	if cfg.MaxThreads <= 0 {
 		cfg.MaxThreads = 16
 	}
+	if cfg.MemoryTarget <= 0 {
+		cfg.MemoryTarget = memory.DefaultTarget()
+	}
 	f := &FS{
 		client:  client,
 		cfg:     cfg,
@@ -104,10 +109,14 @@ func New(client objstore.Client, cfg Config) *FS {
 		nextIno: RootIno + 1,
 		writers: map[*Handle]bool{},
 		started: time.Now(),
+		budget:  memory.NewBudget(cfg.MemoryTarget),
 	}
 	f.inodes[RootIno] = &inode{ino: RootIno, parent: RootIno, kind: metadata.Dir, key: cfg.Prefix, children: map[string]uint64{}}
 	return f
 }
+
+// MemoryInUse reports the bytes of the memory budget in use now and at most so far.
+func (f *FS) MemoryInUse() (now, peak int64) { return f.budget.Used(), f.budget.Peak() }
 
 // Config returns the configuration the core runs with.
 func (f *FS) Config() Config { return f.cfg }

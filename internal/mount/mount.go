@@ -66,19 +66,22 @@ func Real(newClient ClientFactory) MountFunc {
 		fsCfg := cfg.FS
 		fsCfg.Logger = logger.With("component", "fs")
 		core := bfs.New(client, fsCfg)
+		tuneRuntime(core.Config().MemoryTarget, logger)
+		stopProfile := startProfile(logger)
 		opts := cfg.FUSE
 		opts.Logger = logger.With("component", "fuse")
 		srv, err := fuse.Mount(cfg.MountPoint, core, opts)
 		if err != nil {
+			stopProfile()
 			core.Shutdown()
 			return nil, fmt.Errorf("cannot mount at %s: %w", cfg.MountPoint, err)
 		}
-		sess := &fuseSession{srv: srv, core: core}
+		sess := &fuseSession{srv: srv, core: core, stopProfile: stopProfile}
 		if err := probe(cfg.MountPoint, uint64(before.Dev), ProbeTimeout); err != nil {
 			if uerr := srv.Unmount(); uerr == nil {
 				srv.Wait()
 			}
-			core.Shutdown()
+			sess.Close()
 			return nil, err
 		}
 		return sess, nil
@@ -87,13 +90,17 @@ func Real(newClient ClientFactory) MountFunc {
 
 // fuseSession is a Session over the real FUSE server and core.
 type fuseSession struct {
-	srv  *fuse.Server
-	core *bfs.FS
+	srv         *fuse.Server
+	core        *bfs.FS
+	stopProfile func()
 }
 
 func (s *fuseSession) Wait()          { s.srv.Wait() }
 func (s *fuseSession) Unmount() error { return s.srv.Unmount() }
-func (s *fuseSession) Close()         { s.core.Shutdown() }
+func (s *fuseSession) Close() {
+	s.core.Shutdown()
+	s.stopProfile()
+}
 
 // checkBucket probes the bucket and turns a failure into a reason naming the cause.
 func checkBucket(ctx context.Context, client objstore.Client, cfg *cli.MountConfig, logger *slog.Logger) error {

@@ -1,19 +1,43 @@
-// Package prefetch reads one object for one open file handle.
+// Package prefetch reads one object for one open file handle, fetching ahead
+// of sequential readers with parallel ranged GETs.
+//
+// # Versions
 //
 // Every GET is pinned to the ETag seen when the file was opened (If-Match), so
 // a read never mixes two versions of an object: if the object changes or is
-// deleted while it is being read, the next GET fails with a precondition (or
-// not-found) error, which the file system reports as ESTALE.
+// deleted while it is being read, the next GET fails (412 or 404) and the
+// read reports ErrChanged (ESTALE to the application), as do all later reads.
 //
-// Sequential reads are served from one streaming GET of the rest of the
-// object; a short forward skip is read through and discarded instead of
-// starting a new request. Any other access pattern uses a ranged GET of the
-// requested span; if the next read continues where it ended, a stream is
-// started from there.
+// # Sequential reads
+//
+// A read at offset 0, or one that continues where the previous read ended,
+// starts a stream: a queue of chunks, each one ranged GET, fetched in
+// parallel ahead of the reader. The first chunk is small (InitialChunk), so
+// `head -c` and small files cost one short GET and time to first byte is one
+// GET's latency; each next chunk doubles up to PartSize. The window (bytes
+// scheduled ahead of the reader) starts at InitialChunk and doubles each
+// time the reader moves into a new chunk, up to MaxWindow. Reads that land
+// inside the window — the kernel's concurrent read-ahead requests arriving out
+// of order, small forward skips, backward seeks into the chunk just read —
+// are served without a new request.
+//
+// # Random reads
+//
+// A read outside the window (a seek) drops the stream and is served by one
+// ranged GET of just the bytes asked for (at least MinRandomRead). If the
+// next read continues where that one ended, a new stream starts there.
+//
+// # Memory
+//
+// Chunks draw from the mount's memory.Budget. Read-ahead is only scheduled
+// while the budget has room, so under pressure windows shrink; the chunk a
+// read is waiting on is always fetched (it overdraws). Buffers are recycled.
+//
+// # Checks
 //
 // Every response is checked against what was asked: the range the server
-// says it returned, the object size, and the number of bytes actually read.
-// A short or mismatched body is an error, never short data.
+// says it returned, the object size, the ETag and the number of bytes actually
+// read. A short or mismatched body is an error, never short data.
 package prefetch
 
 import (
@@ -23,34 +47,83 @@ import (
 	"io"
 	"sync"
 
+	"github.com/bucketfs/bucketfs/internal/memory"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
 
 // ErrChanged reports that the object is not the one the handle opened.
 var ErrChanged = errors.New("object changed while it was being read")
 
-// maxSkip is how far ahead of the stream a read may start and still reuse it.
-const maxSkip = 1 << 20
+// Config tunes a Reader. Zero fields take the defaults below.
+type Config struct {
+	PartSize      int64 // largest chunk, one GET (--read-part-size); default 8 MiB
+	InitialChunk  int64 // first chunk of a stream; default 1 MiB
+	MaxWindow     int64 // most bytes fetched ahead of the reader; default 64 MiB
+	MinRandomRead int64 // smallest GET for a random read; default 64 KiB
+}
 
-// Reader reads one object version. It is safe for concurrent use; reads are
-// served one at a time.
+func (c Config) withDefaults() Config {
+	if c.PartSize <= 0 {
+		c.PartSize = 8 << 20
+	}
+	if c.InitialChunk <= 0 {
+		c.InitialChunk = 1 << 20
+	}
+	c.InitialChunk = min(c.InitialChunk, c.PartSize)
+	if c.MaxWindow <= 0 {
+		c.MaxWindow = 64 << 20
+	}
+	c.MaxWindow = max(c.MaxWindow, c.PartSize)
+	if c.MinRandomRead <= 0 {
+		c.MinRandomRead = 64 << 10
+	}
+	return c
+}
+
+// chunk is one ranged GET of [off, end).
+type chunk struct {
+	off, end int64
+	buf      []byte
+	reserved int64         // budget bytes held
+	done     chan struct{} // closed when buf is filled or err is set
+	err      error
+	refs     int  // reads copying out of buf; GUARDED_BY(Reader.mu)
+	dropped  bool // no longer in the queue; GUARDED_BY(Reader.mu)
+}
+
+// Reader reads one object version. It is safe for concurrent use.
 type Reader struct {
 	client objstore.Client
 	key    string
 	etag   string
 	size   int64
+	cfg    Config
+	budget *memory.Budget
 
 	mu        sync.Mutex
-	stream    io.ReadCloser
-	pos       int64 // offset of the next byte the stream will return
-	streamEnd int64 // offset just past the stream's last byte
-	lastEnd   int64 // where the previous read ended
-	skipBuf   []byte
+	chunks    []*chunk // the stream: contiguous, ascending
+	next      int64    // end of the last scheduled chunk
+	nextSize  int64    // size of the next chunk to schedule
+	window    int64    // bytes to keep scheduled ahead of the reader
+	lastEnd   int64    // where the previous read ended (-1: none yet)
+	err       error    // sticky ErrChanged
+	closed    bool
+	inflight  sync.WaitGroup
+	streaming bool
+
+	ctx    context.Context // GETs of the stream; cancelled by Close
+	cancel context.CancelFunc
 }
 
-// New returns a reader of key at version etag, which has size bytes.
-func New(client objstore.Client, key, etag string, size int64) *Reader {
-	return &Reader{client: client, key: key, etag: etag, size: size, lastEnd: -1}
+// New returns a reader of key at version etag, which has size bytes. budget
+// may be nil (no limit).
+func New(client objstore.Client, key, etag string, size int64, cfg Config, budget *memory.Budget) *Reader {
+	if budget == nil {
+		budget = memory.NewBudget(1 << 62)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Reader{client: client, key: key, etag: etag, size: size, cfg: cfg.withDefaults(), budget: budget,
+		lastEnd: -1, ctx: ctx, cancel: cancel}
 }
 
 // Size is the size of the object version being read.
@@ -59,112 +132,273 @@ func (r *Reader) Size() int64 { return r.size }
 // ReadAt fills p with bytes at off. It returns fewer bytes than len(p) only at
 // the end of the object.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	data, release, err := r.ReadView(ctx, p, off)
+	if err != nil {
+		return 0, err
+	}
+	n := copy(p, data)
+	release()
+	return n, nil
+}
+
+// ReadView returns the bytes at off, at most len(p) of them and fewer only at
+// the end of the object. When they lie in one fetched chunk, data is a view of
+// the chunk's buffer, valid until release is called (no copy: the FUSE reply
+// is written straight from it); otherwise they are copied into p. release
+// must be called exactly once when err is nil.
+func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte, release func(), err error) {
+	nop := func() {}
 	if off < 0 {
-		return 0, fmt.Errorf("negative offset %d", off)
+		return nil, nil, fmt.Errorf("negative offset %d", off)
 	}
 	if off >= r.size {
-		return 0, nil
+		return p[:0], nop, nil
 	}
 	n := min(int64(len(p)), r.size-off)
 	p = p[:n]
 
 	r.mu.Lock()
+	if r.err != nil {
+		err := r.err
+		r.mu.Unlock()
+		return nil, nil, err
+	}
+	if r.closed {
+		r.mu.Unlock()
+		return nil, nil, errors.New("read after close")
+	}
+	if !r.inWindow(off) {
+		if off != 0 && off != r.lastEnd {
+			// A seek: drop the stream, fetch just these bytes.
+			r.resetLocked(off)
+			r.streaming = false
+			r.lastEnd = off + n
+			r.mu.Unlock()
+			m, err := r.readDirect(ctx, p, off)
+			return p[:m], nop, err
+		}
+		r.resetLocked(off)
+		r.streaming = true
+		r.lastEnd = off
+	}
+	r.trimLocked(off)
+	r.scheduleLocked(off + n)
+	var use []*chunk
+	for _, c := range r.chunks {
+		if c.end > off && c.off < off+n {
+			c.refs++
+			use = append(use, c)
+		}
+	}
+	r.mu.Unlock()
+
+	copied := int64(0)
+	for _, c := range use {
+		if err == nil {
+			select {
+			case <-c.done:
+				if c.err != nil {
+					err = c.err
+					break
+				}
+				from, to := max(off, c.off), min(off+n, c.end)
+				if len(use) == 1 {
+					data = c.buf[from-c.off : to-c.off]
+				} else {
+					copy(p[from-off:to-off], c.buf[from-c.off:to-c.off])
+				}
+				copied += to - from
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+	}
+
+	r.mu.Lock()
 	defer r.mu.Unlock()
-	sequential := off == r.lastEnd || off == 0
-	if r.stream != nil && (off < r.pos || off-r.pos > maxSkip || off+n > r.streamEnd) {
-		r.closeStream()
-	}
-	if r.stream != nil && off > r.pos {
-		if err := r.skip(off - r.pos); err != nil {
-			r.closeStream()
-			return 0, err
+	unref := func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, c := range use {
+			c.refs--
+			r.freeIfUnusedLocked(c)
 		}
 	}
-	if r.stream == nil {
-		length := n
-		if sequential {
-			length = r.size - off
-		}
-		if err := r.open(ctx, off, length); err != nil {
-			return 0, err
-		}
+	if err == nil && copied != n {
+		err = fmt.Errorf("internal error: read %d of %d bytes at %d", copied, n, off)
 	}
-	got, err := io.ReadFull(r.stream, p)
-	r.pos += int64(got)
 	if err != nil {
-		r.closeStream()
-		return 0, fmt.Errorf("GET %q returned %d of %d bytes at offset %d: %w", r.key, got, n, off, shortErr(err))
+		for _, c := range use {
+			c.refs--
+			r.freeIfUnusedLocked(c)
+		}
+		if errors.Is(err, ErrChanged) {
+			r.err = err
+		}
+		if c := r.chunkAt(off); c != nil && c.err != nil {
+			r.resetLocked(off) // retry with a fresh GET next time
+		}
+		return nil, nil, err
 	}
-	r.lastEnd = off + n
-	if r.pos == r.streamEnd {
-		r.closeStream()
+	if len(r.chunks) > 0 && off+n > r.chunks[0].end {
+		r.window = min(r.window*2, r.cfg.MaxWindow)
 	}
-	return int(n), nil
+	r.lastEnd = max(r.lastEnd, off+n)
+	if data != nil {
+		return data, sync.OnceFunc(unref), nil
+	}
+	for _, c := range use {
+		c.refs--
+		r.freeIfUnusedLocked(c)
+	}
+	return p, nop, nil
 }
 
-func shortErr(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
+// inWindow reports whether off can be served by the current stream: from
+// the oldest chunk kept to a window past the last one scheduled (the
+// kernel's parallel read-ahead requests may arrive out of order).
+// REQUIRES(r.mu)
+func (r *Reader) inWindow(off int64) bool {
+	return r.streaming && len(r.chunks) > 0 && off >= r.chunks[0].off && off <= r.next+r.window
 }
 
-// open starts a GET of [off, off+length) and checks the response's framing.
-func (r *Reader) open(ctx context.Context, off, length int64) error {
-	// The body outlives this read request; it is closed by later reads or Close.
-	out, err := r.client.Get(context.WithoutCancel(ctx), objstore.GetInput{
-		Key: r.key, Offset: off, Length: length, IfMatch: r.etag,
-	})
+func (r *Reader) chunkAt(off int64) *chunk {
+	for _, c := range r.chunks {
+		if off >= c.off && off < c.end {
+			return c
+		}
+	}
+	return nil
+}
+
+// resetLocked drops the stream; a new one would start at off. REQUIRES(r.mu)
+func (r *Reader) resetLocked(off int64) {
+	for _, c := range r.chunks {
+		c.dropped = true
+		r.freeIfUnusedLocked(c)
+	}
+	r.chunks = nil
+	r.next = off
+	r.nextSize = r.cfg.InitialChunk
+	r.window = r.cfg.InitialChunk
+}
+
+// trimLocked drops chunks that end more than one part behind off: a small
+// backward seek is still served. REQUIRES(r.mu)
+func (r *Reader) trimLocked(off int64) {
+	i := 0
+	for i < len(r.chunks)-1 && r.chunks[i].end <= off-r.cfg.PartSize {
+		r.chunks[i].dropped = true
+		r.freeIfUnusedLocked(r.chunks[i])
+		i++
+	}
+	r.chunks = r.chunks[i:]
+}
+
+// scheduleLocked starts GETs until the stream covers need plus the window,
+// as far as the budget allows (the bytes up to need are always fetched).
+// REQUIRES(r.mu)
+func (r *Reader) scheduleLocked(need int64) {
+	target := min(r.size, need+r.window)
+	for r.next < target {
+		size := min(r.nextSize, r.size-r.next)
+		if r.next < need {
+			r.budget.Overdraw(size)
+		} else if !r.budget.TryReserve(size) {
+			return // memory pressure: prefetch less
+		}
+		c := &chunk{off: r.next, end: r.next + size, reserved: size, done: make(chan struct{})}
+		r.chunks = append(r.chunks, c)
+		r.next = c.end
+		r.nextSize = min(r.nextSize*2, r.cfg.PartSize)
+		r.inflight.Add(1)
+		go r.fetch(r.ctx, c)
+	}
+}
+
+// fetch fills c with one ranged GET.
+func (r *Reader) fetch(ctx context.Context, c *chunk) {
+	defer r.inflight.Done()
+	buf := memory.GetBuffer(int(c.end - c.off))
+	err := r.get(ctx, buf, c.off)
+	r.mu.Lock()
+	c.buf, c.err = buf, err
+	close(c.done)
+	r.freeIfUnusedLocked(c)
+	r.mu.Unlock()
+}
+
+// freeIfUnusedLocked returns c's memory once it is out of the queue, fetched
+// and no read copies from it. REQUIRES(r.mu)
+func (r *Reader) freeIfUnusedLocked(c *chunk) {
+	if !c.dropped || c.refs > 0 || c.reserved == 0 {
+		return
+	}
+	select {
+	case <-c.done:
+	default:
+		return // still fetching: fetch frees it when done
+	}
+	memory.PutBuffer(c.buf)
+	c.buf = nil
+	r.budget.Release(c.reserved)
+	c.reserved = 0
+}
+
+// readDirect serves a random read with one GET of at least MinRandomRead bytes.
+func (r *Reader) readDirect(ctx context.Context, p []byte, off int64) (int, error) {
+	length := min(max(int64(len(p)), r.cfg.MinRandomRead), r.size-off)
+	r.budget.Overdraw(length)
+	defer r.budget.Release(length)
+	buf := memory.GetBuffer(int(length))
+	defer memory.PutBuffer(buf)
+	if err := r.get(ctx, buf, off); err != nil {
+		if errors.Is(err, ErrChanged) {
+			r.mu.Lock()
+			r.err = err
+			r.mu.Unlock()
+		}
+		return 0, err
+	}
+	return copy(p, buf), nil
+}
+
+// get fills buf with the bytes at off by one GET, checking the response.
+func (r *Reader) get(ctx context.Context, buf []byte, off int64) error {
+	length := int64(len(buf))
+	out, err := r.client.Get(ctx, objstore.GetInput{Key: r.key, Offset: off, Length: length, IfMatch: r.etag})
 	if err != nil {
 		if errors.Is(err, objstore.ErrPreconditionFailed) || errors.Is(err, objstore.ErrNotFound) {
 			return fmt.Errorf("%w: GET %q: %w", ErrChanged, r.key, err)
 		}
 		return fmt.Errorf("GET %q [%d, +%d): %w", r.key, off, length, err)
 	}
+	defer out.Body.Close()
 	switch {
 	case out.Info.ETag != "" && r.etag != "" && out.Info.ETag != r.etag:
-		err = fmt.Errorf("%w: GET %q returned ETag %s, expected %s", ErrChanged, r.key, out.Info.ETag, r.etag)
+		return fmt.Errorf("%w: GET %q returned ETag %s, expected %s", ErrChanged, r.key, out.Info.ETag, r.etag)
 	case out.Info.Size != r.size:
-		err = fmt.Errorf("%w: GET %q reports size %d, expected %d", ErrChanged, r.key, out.Info.Size, r.size)
+		return fmt.Errorf("%w: GET %q reports size %d, expected %d", ErrChanged, r.key, out.Info.Size, r.size)
 	case out.Offset != off || out.Length != length:
-		err = fmt.Errorf("GET %q returned range [%d, +%d), asked for [%d, +%d)", r.key, out.Offset, out.Length, off, length)
+		return fmt.Errorf("GET %q returned range [%d, +%d), asked for [%d, +%d)", r.key, out.Offset, out.Length, off, length)
 	}
+	got, err := io.ReadFull(out.Body, buf)
 	if err != nil {
-		out.Body.Close()
-		return err
-	}
-	r.stream = out.Body
-	r.pos = off
-	r.streamEnd = off + length
-	return nil
-}
-
-func (r *Reader) skip(n int64) error {
-	if r.skipBuf == nil {
-		r.skipBuf = make([]byte, 64<<10)
-	}
-	for n > 0 {
-		m := min(n, int64(len(r.skipBuf)))
-		got, err := io.ReadFull(r.stream, r.skipBuf[:m])
-		r.pos += int64(got)
-		if err != nil {
-			return fmt.Errorf("GET %q ended early at offset %d: %w", r.key, r.pos, shortErr(err))
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
 		}
-		n -= m
+		return fmt.Errorf("GET %q returned %d of %d bytes at offset %d: %w", r.key, got, length, off, err)
 	}
 	return nil
 }
 
-func (r *Reader) closeStream() {
-	if r.stream != nil {
-		r.stream.Close()
-		r.stream = nil
-	}
-}
-
-// Close releases the reader's connection.
+// Close drops the stream and waits for its GETs to end. The reader must not
+// be used afterwards.
 func (r *Reader) Close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closeStream()
+	r.closed = true
+	r.resetLocked(0)
+	r.mu.Unlock()
+	r.cancel()
+	r.inflight.Wait()
 }

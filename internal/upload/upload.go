@@ -1,5 +1,10 @@
 // Package upload turns one sequential stream of writes into one S3 object.
 //
+// Buffers come from the mount's memory budget (internal/memory): a part
+// buffer starts small and doubles up to the part size, so many small files
+// written at once cost little; when the budget is spent, Write waits for
+// uploads in flight to finish (backpressure) rather than growing the process.
+//
 // Writes must arrive in order, each starting where the previous one ended
 // (S3 objects cannot be patched). Bytes are gathered into parts of the
 // configured size; the first full part starts a multipart upload and each full
@@ -20,6 +25,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/bucketfs/bucketfs/internal/memory"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
 
@@ -41,8 +47,10 @@ type Writer struct {
 	partSize    int64
 	maxInFlight int
 	log         *slog.Logger
+	budget      *memory.Budget
 
-	buf      []byte
+	buf      []byte // the part being filled
+	reserved int64  // budget bytes held for buf
 	written  int64
 	finished bool
 	err      error // first failure; sticky
@@ -57,16 +65,29 @@ type Writer struct {
 	asyncErr error
 }
 
+// Option configures a Writer.
+type Option func(*Writer)
+
+// WithBudget makes the writer's buffers count against b (default: unlimited).
+func WithBudget(b *memory.Budget) Option { return func(w *Writer) { w.budget = b } }
+
 // New returns a writer for key. partSize below S3's 5 MiB minimum is raised to it.
-func New(client objstore.Client, key string, partSize int64, maxInFlight int, log *slog.Logger) *Writer {
+func New(client objstore.Client, key string, partSize int64, maxInFlight int, log *slog.Logger, opts ...Option) *Writer {
 	if partSize < objstore.MinPartSize {
 		partSize = objstore.MinPartSize
 	}
 	if maxInFlight < 1 {
 		maxInFlight = 1
 	}
-	return &Writer{client: client, key: key, partSize: partSize, maxInFlight: maxInFlight, log: log,
+	w := &Writer{client: client, key: key, partSize: partSize, maxInFlight: maxInFlight, log: log,
 		nextPart: 1, sem: make(chan struct{}, maxInFlight)}
+	for _, o := range opts {
+		o(w)
+	}
+	if w.budget == nil {
+		w.budget = memory.NewBudget(1 << 62)
+	}
+	return w
 }
 
 // Size is the number of bytes accepted so far.
@@ -102,10 +123,11 @@ func (w *Writer) Write(ctx context.Context, p []byte, off int64) error {
 	}
 	for len(p) > 0 {
 		ps := w.currentPartSize()
-		if w.buf == nil {
-			w.buf = make([]byte, 0, min(ps, 1<<20))
-		}
 		n := min(int64(len(p)), ps-int64(len(w.buf)))
+		if err := w.grow(ctx, int64(len(w.buf))+n, ps); err != nil {
+			w.fail(ctx, err)
+			return w.err
+		}
 		w.buf = append(w.buf, p[:n]...)
 		w.written += n
 		p = p[n:]
@@ -117,6 +139,38 @@ func (w *Writer) Write(ctx context.Context, p []byte, off int64) error {
 		}
 	}
 	return nil
+}
+
+// grow makes room in buf for size bytes: capacity doubles (from 64 KiB) up
+// to the part size; once a multipart upload runs, parts are full-sized.
+func (w *Writer) grow(ctx context.Context, size, partSize int64) error {
+	if size <= int64(cap(w.buf)) {
+		return nil
+	}
+	newCap := max(int64(cap(w.buf))*2, 64<<10, size)
+	if w.uploadID != "" {
+		newCap = partSize
+	}
+	newCap = min(newCap, partSize)
+	if err := w.budget.Reserve(ctx, newCap-w.reserved); err != nil {
+		return fmt.Errorf("waiting for memory: %w", err)
+	}
+	nb := memory.GetBuffer(int(newCap))[:len(w.buf)]
+	copy(nb, w.buf)
+	if w.buf != nil {
+		memory.PutBuffer(w.buf)
+	}
+	w.buf, w.reserved = nb, newCap
+	return nil
+}
+
+// releaseBuf gives buf and its reservation back. The slice must not be used afterwards.
+func (w *Writer) releaseBuf() {
+	if w.buf != nil {
+		memory.PutBuffer(w.buf)
+	}
+	w.budget.Release(w.reserved)
+	w.buf, w.reserved = nil, 0
 }
 
 // flushPart starts the multipart upload if needed and uploads the buffered
@@ -135,14 +189,19 @@ func (w *Writer) flushPart(ctx context.Context) error {
 		}
 		w.uploadID = id
 	}
-	body := w.buf
-	w.buf = nil
+	body, reserved := w.buf, w.reserved
+	w.buf, w.reserved = nil, 0
 	number := w.nextPart
 	w.nextPart++
 	w.sem <- struct{}{}
 	w.wg.Add(1)
 	go func() {
-		defer func() { <-w.sem; w.wg.Done() }()
+		defer func() {
+			memory.PutBuffer(body)
+			w.budget.Release(reserved)
+			<-w.sem
+			w.wg.Done()
+		}()
 		// The part outlives the write call that filled it: it must not be
 		// cancelled when that request's context ends.
 		part, err := w.client.UploadPart(context.WithoutCancel(ctx), w.key, w.uploadID, number, body)
@@ -180,7 +239,7 @@ func (w *Writer) Complete(ctx context.Context) (objstore.PutOutput, error) {
 	ctx = context.WithoutCancel(ctx) // a completed upload must not be half-cancelled
 	if w.uploadID == "" {
 		out, err := w.client.Put(ctx, objstore.PutInput{Key: w.key, Body: w.buf})
-		w.buf = nil
+		w.releaseBuf()
 		if err != nil {
 			w.err = fmt.Errorf("put object: %w", err)
 			return out, w.err
@@ -231,7 +290,7 @@ func (w *Writer) fail(ctx context.Context, err error) {
 		w.err = err
 	}
 	w.finished = true
-	w.buf = nil
+	w.releaseBuf()
 	w.wg.Wait()
 	if w.uploadID != "" {
 		id := w.uploadID

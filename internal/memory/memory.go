@@ -1,0 +1,178 @@
+// Package memory is the one memory budget of a mount (--memory-target):
+// prefetch windows and upload part buffers draw from it, so that the process
+// stays near the target however many files are open.
+//
+// The two users behave differently under pressure. Readers ask with
+// TryReserve for read-ahead and simply prefetch less when it fails: their
+// windows shrink instead of the process growing. The bytes a read needs right
+// now, and upload parts, use Reserve: a reader may overdraw for the part it is
+// waiting on (a read must progress), while a writer waits until a part buffer
+// is free, which slows the writing application down (backpressure) instead of
+// buffering without bound.
+//
+// Buffers are recycled through size-classed pools, so a steady stream of
+// 8 MiB parts does not allocate (and zero) a new 8 MiB slice each time.
+package memory
+
+import (
+	"context"
+	"math/bits"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Budget counts reserved bytes against a limit. Safe for concurrent use.
+type Budget struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	limit int64
+	used  int64
+	peak  int64
+}
+
+// NewBudget returns a budget of limit bytes.
+func NewBudget(limit int64) *Budget {
+	b := &Budget{limit: limit}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// Limit is the budget's size in bytes.
+func (b *Budget) Limit() int64 { return b.limit }
+
+// TryReserve reserves n bytes if they fit, and reports whether it did.
+func (b *Budget) TryReserve(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		return false
+	}
+	b.add(n)
+	return true
+}
+
+// Overdraw reserves n bytes even past the limit: for the bytes a read is
+// waiting on, which must be fetched for the read to complete.
+func (b *Budget) Overdraw(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.add(n)
+}
+
+// Reserve waits until n bytes fit and reserves them. A request larger than
+// the whole budget is granted once nothing else is reserved.
+func (b *Budget) Reserve(ctx context.Context, n int64) error {
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	})
+	defer stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.used+n > b.limit && b.used > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.cond.Wait()
+	}
+	b.add(n)
+	return nil
+}
+
+func (b *Budget) add(n int64) {
+	b.used += n
+	if b.used > b.peak {
+		b.peak = b.used
+	}
+}
+
+// Release returns n reserved bytes.
+func (b *Budget) Release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	if b.used < 0 {
+		panic("memory: released more than reserved")
+	}
+	b.cond.Broadcast()
+	b.mu.Unlock()
+}
+
+// Used is the number of bytes reserved now; Peak the most ever reserved.
+func (b *Budget) Used() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.used }
+
+// Peak is the largest number of bytes reserved at once so far.
+func (b *Budget) Peak() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.peak }
+
+// Buffer pools by power-of-two size class, 64 KiB to 1 GiB.
+const (
+	minClass = 16
+	maxClass = 30
+)
+
+var pools [maxClass + 1]sync.Pool
+
+func class(n int) int {
+	c := bits.Len(uint(n - 1))
+	if c < minClass {
+		c = minClass
+	}
+	return c
+}
+
+// GetBuffer returns a slice of length n, reused when possible. Its contents
+// are not zeroed.
+func GetBuffer(n int) []byte {
+	if n <= 0 {
+		return nil
+	}
+	c := class(n)
+	if c > maxClass {
+		return make([]byte, n)
+	}
+	if p, ok := pools[c].Get().(*[]byte); ok {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<c)
+}
+
+// PutBuffer recycles a slice from GetBuffer. The caller must not use it afterwards.
+func PutBuffer(b []byte) {
+	c := class(cap(b))
+	if cap(b) == 0 || c > maxClass || cap(b) != 1<<c {
+		return
+	}
+	b = b[:cap(b)]
+	pools[c].Put(&b)
+}
+
+// DefaultTarget is the memory target when --memory-target is not given: an
+// eighth of the machine's (or the cgroup's) memory, between 64 MiB and
+// 192 MiB — enough for several fast readers and writers, while a mount with
+// four busy readers stays well under 256 MiB of RSS.
+func DefaultTarget() int64 {
+	total := systemMemory()
+	return min(max(total/8, 64<<20), 192<<20)
+}
+
+// systemMemory is the smaller of physical memory and the cgroup v2 limit.
+func systemMemory() int64 {
+	total := int64(1) << 40
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64); err == nil {
+					total = kb << 10
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 {
+			total = min(total, v)
+		}
+	}
+	return total
+}
