@@ -16,12 +16,17 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/bucketfs/bucketfs/internal/cli"
+	"github.com/bucketfs/bucketfs/internal/csi"
 	"github.com/bucketfs/bucketfs/internal/mount"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 	"github.com/bucketfs/bucketfs/internal/objstore/s3"
@@ -59,6 +64,8 @@ func run(argv []string, stdout, stderr io.Writer, mountFn mount.MountFunc) int {
 		fmt.Fprint(stdout, inv.Help)
 	case cli.CommandVersion:
 		fmt.Fprintf(stdout, "bucketfs %s\n", version)
+	case cli.CommandCSI:
+		return runCSI(argv[2:], stdout, stderr)
 	case cli.CommandUnmount:
 		if err := mount.Unmount(inv.Dir, inv.Lazy); err != nil {
 			return fail(stderr, err)
@@ -94,6 +101,32 @@ func runChild(inv cli.Invocation, parseErr error, mountFn mount.MountFunc) int {
 		return inv.Mount, inv.Mount.Validate()
 	}
 	if err := mount.RunChild(parse, mount.Options{Mount: mountFn}); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// runCSI runs the CSI node plugin until SIGINT/SIGTERM. Mounts it made
+// stay: they are separate processes.
+func runCSI(args []string, stdout, stderr io.Writer) int {
+	opts, err := csi.ParseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bucketfs csi: %s\n", err)
+		return 2
+	}
+	level := slog.LevelInfo
+	if opts.Debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := csi.New(opts, &csi.SystemMounter{Path: opts.BucketfsPath}, logger, version)
+	if err := d.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "bucketfs csi: %s\n", err)
 		return 1
 	}
 	return 0
