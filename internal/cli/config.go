@@ -203,6 +203,16 @@ func build(raw *rawArgs) (*MountConfig, error) {
 		}
 		c.S3.MaxConnections = c.FS.MaxThreads
 	}
+	if s, ok := v["memory-target"]; ok {
+		mib, err := parseThreads("--memory-target", s)
+		if err != nil {
+			return nil, err
+		}
+		if mib < 16 {
+			return nil, invalid("--memory-target", s, "must be at least 16 (MiB)")
+		}
+		c.FS.MemoryTarget = int64(mib) << 20
+	}
 	if err := parseParts(raw, c); err != nil {
 		return nil, err
 	}
