@@ -56,6 +56,8 @@ func (e *MountError) Error() string { return e.Message }
 type SystemMounter struct {
 	// Path of the bucketfs binary.
 	Path string
+	// Env is the mounts' environment. Default (nil): the driver's own.
+	Env []string
 	// StatTimeout bounds the check that a mount answers. Default 10 s.
 	StatTimeout time.Duration
 }
@@ -67,7 +69,11 @@ func (m *SystemMounter) Mount(ctx context.Context, args []string) error {
 	var stderr bytes.Buffer
 	cmd.Stdout = nil // the "mounted" line is not needed
 	cmd.Stderr = &stderr
-	cmd.Env = withoutDaemonMarker(os.Environ())
+	env := m.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = withoutDaemonMarker(env)
 	err := cmd.Run()
 	if err == nil {
 		return nil
