@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -17,58 +16,107 @@ type DirEntry struct {
 	Mode uint32 // type bits only
 }
 
-// ReadDir lists directory ino: "." and "..", then every visible name in
-// byte-wise lexicographic order. Listings are not cached: every call asks S3,
-// so objects other clients add or remove show up at once. The entries it
-// returns are remembered with their stat for the metadata TTL, so the lookups
-// that follow a listing (ls -l, readdirplus) cost no request.
-func (f *FS) ReadDir(ctx context.Context, ino uint64) ([]DirEntry, error) {
-	f.mu.Lock()
-	dir, err := f.dirLocked(ino)
-	if err != nil {
-		f.mu.Unlock()
-		return nil, err
-	}
-	dirKey := dir.key
-	f.mu.Unlock()
+// DirStream is one open directory listing: "." and "..", then every visible
+// name in byte-wise lexicographic order, streamed page by page from
+// ListObjectsV2 (see metadata.Lister) and merged with the local entries.
+// Listings are not cached: every opendir (and rewind) asks S3, so objects
+// other clients add or remove show up at once. Each entry is remembered with
+// its stat for the metadata TTL, so the lookups that follow a listing
+// (ls -l, readdirplus) cost no request.
+type DirStream struct {
+	f      *FS
+	dir    *inode
+	lister *metadata.Lister
+	dots   int             // "." and ".." handed out so far
+	seen   map[string]bool // names listed, to forget children gone from the bucket
+}
 
-	remote, err := metadata.ListDir(ctx, f.client, dirKey, 0)
-	if err != nil {
-		return nil, wrapf(0, err, "readdir %q", dirKey)
-	}
-
+// OpenDir starts a listing of directory ino. It asks S3 nothing yet.
+func (f *FS) OpenDir(ctx context.Context, ino uint64) (*DirStream, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]DirEntry, 0, len(remote)+2)
-	out = append(out, DirEntry{Name: ".", Ino: dir.ino, Mode: syscall.S_IFDIR}, DirEntry{Name: "..", Ino: dir.parent, Mode: syscall.S_IFDIR})
-	seen := make(map[string]bool, len(remote))
-	for _, e := range remote {
-		seen[e.Name] = true
-		c := f.childLocked(dir, e.Name)
-		if c != nil && e.Kind == metadata.File && (c.local || c.writer != nil) {
-			out = append(out, entryOf(c)) // local shadows a remote file
-			continue
-		}
-		out = append(out, entryOf(f.upsertLocked(dir, e)))
+	dir, err := f.dirLocked(ino)
+	if err != nil {
+		return nil, err
 	}
-	var locals []DirEntry
+	l := metadata.NewLister(f.client, dir.key, 0)
 	for name, cino := range dir.children {
-		c := f.inodes[cino]
-		if seen[name] || c == nil {
-			continue
-		}
-		if c.local || c.writer != nil {
-			locals = append(locals, entryOf(c))
-		} else {
-			f.detachLocked(c) // gone from the bucket
+		if c := f.inodes[cino]; c != nil && (c.local || c.writer != nil) {
+			l.AddLocal(metadata.Entry{Name: name, Kind: c.kind})
 		}
 	}
-	if len(locals) > 0 {
-		out = append(out, locals...)
-		rest := out[2:]
-		sort.Slice(rest, func(i, j int) bool { return rest[i].Name < rest[j].Name })
+	return &DirStream{f: f, dir: dir, lister: l, seen: map[string]bool{}}, nil
+}
+
+// Next returns the next entry; ok is false at the end of the directory.
+func (d *DirStream) Next(ctx context.Context) (e DirEntry, ok bool, err error) {
+	f := d.f
+	switch d.dots {
+	case 0:
+		d.dots++
+		return DirEntry{Name: ".", Ino: d.dir.ino, Mode: syscall.S_IFDIR}, true, nil
+	case 1:
+		d.dots++
+		return DirEntry{Name: "..", Ino: d.dir.parent, Mode: syscall.S_IFDIR}, true, nil
 	}
-	return out, nil
+	for {
+		me, ok, err := d.lister.Next(ctx)
+		if err != nil {
+			return DirEntry{}, false, wrapf(0, err, "readdir %q", d.dir.key)
+		}
+		f.mu.Lock()
+		if !ok {
+			d.forgetUnseenLocked()
+			f.mu.Unlock()
+			return DirEntry{}, false, nil
+		}
+		d.seen[me.Name] = true
+		c := f.childLocked(d.dir, me.Name)
+		var in *inode
+		switch {
+		case me.Local && c != nil && (c.local || c.writer != nil):
+			in = c
+		case me.Local:
+			f.mu.Unlock()
+			continue // made local and gone again (rmdir, failed upload) since opendir
+		case c != nil && me.Kind == metadata.File && (c.local || c.writer != nil):
+			in = c // local shadows a remote file
+		default:
+			in = f.upsertLocked(d.dir, me)
+		}
+		e := entryOf(in)
+		f.mu.Unlock()
+		return e, true, nil
+	}
+}
+
+// forgetUnseenLocked drops remote children the complete listing no longer
+// has: they were deleted from the bucket. REQUIRES(f.mu)
+func (d *DirStream) forgetUnseenLocked() {
+	for name, cino := range d.dir.children {
+		if c := d.f.inodes[cino]; c != nil && !d.seen[name] && !c.local && c.writer == nil {
+			d.f.detachLocked(c)
+		}
+	}
+}
+
+// ReadDir lists directory ino completely (for callers that want it all).
+func (f *FS) ReadDir(ctx context.Context, ino uint64) ([]DirEntry, error) {
+	d, err := f.OpenDir(ctx, ino)
+	if err != nil {
+		return nil, err
+	}
+	var out []DirEntry
+	for {
+		e, ok, err := d.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return out, nil
+		}
+		out = append(out, e)
+	}
 }
 
 func entryOf(in *inode) DirEntry {

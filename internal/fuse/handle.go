@@ -83,12 +83,11 @@ func (h *handle) Setlkw(ctx context.Context, owner uint64, lk *gofuse.FileLock, 
 	return syscall.ENOTSUP
 }
 
-// dirHandle serves one opendir: a listing taken at open (and again at every
-// rewind), handed out entry by entry.
+// dirHandle serves one opendir by streaming the core's listing.
 type dirHandle struct {
-	n       *node
-	entries []bfs.DirEntry
-	next    int
+	n      *node
+	stream *bfs.DirStream
+	next   uint64 // offset of the next entry: entries handed out so far
 }
 
 var (
@@ -101,39 +100,50 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 		return nil, 0, syscall.EACCES
 	}
 	d := &dirHandle{n: n}
-	if errno := d.load(ctx); errno != 0 {
+	if errno := d.open(ctx); errno != 0 {
 		return nil, 0, errno
 	}
 	return d, 0, 0
 }
 
-func (d *dirHandle) load(ctx context.Context) syscall.Errno {
-	entries, err := d.n.m.core.ReadDir(ctx, d.n.ino())
+func (d *dirHandle) open(ctx context.Context) syscall.Errno {
+	s, err := d.n.m.core.OpenDir(ctx, d.n.ino())
 	if err != nil {
-		return d.n.m.errno("readdir", err)
+		return d.n.m.errno("opendir", err)
 	}
-	d.entries, d.next = entries, 0
+	d.stream, d.next = s, 0
 	return 0
 }
 
 func (d *dirHandle) Readdirent(ctx context.Context) (*gofuse.DirEntry, syscall.Errno) {
-	if d.next >= len(d.entries) {
+	e, ok, err := d.stream.Next(ctx)
+	if err != nil {
+		return nil, d.n.m.errno("readdir", err)
+	}
+	if !ok {
 		return nil, 0
 	}
-	e := d.entries[d.next]
 	d.next++
-	return &gofuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: e.Mode, Off: uint64(d.next)}, 0
+	return &gofuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: e.Mode, Off: d.next}, 0
 }
 
-// Seekdir supports rewinddir (offset 0: list again) and resuming at an
-// offset this handle handed out.
+// Seekdir supports rewinddir (offset 0: list again) and seeking to an offset
+// handed out before, by listing again and skipping to it.
 func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	if off == 0 {
-		return d.load(ctx)
+	if off == d.next {
+		return 0
 	}
-	if off > uint64(len(d.entries)) {
-		return syscall.EINVAL
+	if errno := d.open(ctx); errno != 0 {
+		return errno
 	}
-	d.next = int(off)
+	for d.next < off {
+		e, errno := d.Readdirent(ctx)
+		if errno != 0 {
+			return errno
+		}
+		if e == nil {
+			return syscall.EINVAL
+		}
+	}
 	return 0
 }

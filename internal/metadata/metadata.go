@@ -24,7 +24,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -53,6 +52,7 @@ type Entry struct {
 	Size  int64
 	ETag  string
 	Mtime time.Time
+	Local bool // given by Lister.AddLocal, not by S3
 }
 
 // MaxKeyLen is S3's limit on key length in bytes.
@@ -109,47 +109,16 @@ func Lookup(ctx context.Context, c objstore.Client, dirKey, name string) (Entry,
 // dirKey, paging through ListObjectsV2. The result is sorted by name, each
 // name once, directories shadowing files. pageSize 0 means the server default.
 func ListDir(ctx context.Context, c objstore.Client, dirKey string, pageSize int) ([]Entry, error) {
-	dirs := map[string]bool{}
+	l := NewLister(c, dirKey, pageSize)
 	var entries []Entry
-	token := ""
 	for {
-		out, err := c.List(ctx, objstore.ListInput{
-			Prefix: dirKey, Delimiter: "/", ContinuationToken: token, MaxKeys: pageSize,
-		})
+		e, ok, err := l.Next(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list %q: %w", dirKey, err)
+			return nil, err
 		}
-		for _, p := range out.CommonPrefixes {
-			name := strings.TrimSuffix(strings.TrimPrefix(p, dirKey), "/")
-			if ValidName(name) && !dirs[name] {
-				dirs[name] = true
-				entries = append(entries, Entry{Name: name, Kind: Dir})
-			}
+		if !ok {
+			return entries, nil
 		}
-		for _, o := range out.Objects {
-			name := strings.TrimPrefix(o.Key, dirKey)
-			if !ValidName(name) { // the marker dirKey itself, "x/" markers, "." ...
-				continue
-			}
-			entries = append(entries, Entry{Name: name, Kind: File, Size: o.Size, ETag: o.ETag, Mtime: o.LastModified})
-		}
-		if out.NextContinuationToken == "" {
-			break
-		}
-		token = out.NextContinuationToken
+		entries = append(entries, e)
 	}
-	return dedupe(entries, dirs), nil
-}
-
-// dedupe sorts entries by name and drops files shadowed by directories.
-func dedupe(entries []Entry, dirs map[string]bool) []Entry {
-	out := entries[:0]
-	for _, e := range entries {
-		if e.Kind == File && dirs[e.Name] {
-			continue
-		}
-		out = append(out, e)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
