@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/bucketfs/bucketfs/internal/cli.Version=$(VERSION)
 GO      ?= go
 
-.PHONY: build demo demo-stop test unit e2e vet clean
+.PHONY: build demo demo-stop test unit e2e vet clean bench
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/bucketfs ./cmd/bucketfs
@@ -27,6 +27,12 @@ unit:
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal test 2>/dev/null)" || { gofmt -l cmd internal test; echo "gofmt needed"; exit 1; }
+
+# Throughput of bucketfs against raw S3, s3fs and rclone on a local MinIO
+# (root; installs s3fs, rclone, fio; ~25 min); writes docs/BENCHMARKS.md.
+# Quick run: make bench BENCH_ARGS="-size 256MiB -repeat 1 -out /tmp/bench.md"
+bench:
+	$(GO) run ./bench $(BENCH_ARGS)
 
 clean:
 	rm -rf bin

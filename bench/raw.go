@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"syscall"
+	"time"
+
+	"github.com/bucketfs/bucketfs/internal/objstore"
+)
+
+// rawEnv is what the raw S3 jobs need: a warm client, the object size and,
+// for uploads, the bytes to send.
+type rawEnv struct {
+	m        *minio
+	bucket   string
+	c        objstore.Client
+	size     int64
+	data     []byte // write source, size bytes
+	randSize int64  // bytes read by the random-read jobs
+	randTime time.Duration
+}
+
+const rawConns = 16 // as bucketfs's default --max-threads
+
+// rawJob measures one thing with the SDK client directly.
+type rawJob struct {
+	id, name string
+	run      func(ctx context.Context, e *rawEnv) (sample, error)
+}
+
+// warmServer sends MinIO two small requests, untimed, after caches were
+// dropped: the page-ins of its own code then do not land in the next job.
+func warmServer(ctx context.Context, c objstore.Client) {
+	_, _ = c.Head(ctx, bigKey)
+	_, _ = c.List(ctx, objstore.ListInput{Prefix: manyDir + "/", Delimiter: "/", MaxKeys: 1})
+}
+
+// processCPU is the CPU time (user+system) of this process so far.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func rawJobs() []rawJob {
+	return []rawJob{
+		{"get8", "GET, 8 parallel 8 MiB ranges", func(ctx context.Context, e *rawEnv) (sample, error) {
+			return rawParallelGet(ctx, e, 8<<20, 8)
+		}},
+		{"get1", "GET, one request", rawSingleGet},
+		{"rand", "256 KiB ranged GETs, one at a time", rawRandom},
+		{"put", "PUT, one request", func(ctx context.Context, e *rawEnv) (sample, error) {
+			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
+				_, err := e.c.Put(ctx, objstore.PutInput{Key: key, Body: e.data})
+				return err
+			})
+		}},
+		{"mpu8", "multipart, 8 MiB parts, 8 in parallel", func(ctx context.Context, e *rawEnv) (sample, error) {
+			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
+				return multipartPut(ctx, e.c, key, e.data, 8<<20, 8)
+			})
+		}},
+		{"mpuN", "multipart, 8 parts of size/8, all in parallel", func(ctx context.Context, e *rawEnv) (sample, error) {
+			part := max((e.size+7)/8, objstore.MinPartSize)
+			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
+				return multipartPut(ctx, e.c, key, e.data, part, 8)
+			})
+		}},
+		{"ttfb", "first byte of a GET, new client and connection", rawTTFB},
+		{"list", "ListObjectsV2 paging of 10,000 entries (delimiter /)", rawList},
+		{"small", "1,000 × 4 KiB GETs, one at a time", rawSmall},
+	}
+}
+
+func rawParallelGet(ctx context.Context, e *rawEnv, part int64, workers int) (sample, error) {
+	n := int((e.size + part - 1) / part)
+	bufs := make(chan []byte, workers)
+	for range workers {
+		bufs <- make([]byte, part)
+	}
+	start := time.Now()
+	err := parallel(ctx, n, workers, func(ctx context.Context, i int) error {
+		buf := <-bufs
+		defer func() { bufs <- buf }()
+		off := int64(i) * part
+		length := min(part, e.size-off)
+		out, err := e.c.Get(ctx, objstore.GetInput{Key: bigKey, Offset: off, Length: length})
+		if err != nil {
+			return err
+		}
+		defer out.Body.Close()
+		if out.Offset != off || out.Length != length {
+			return fmt.Errorf("GET %d+%d returned %d+%d", off, length, out.Offset, out.Length)
+		}
+		_, err = io.ReadFull(out.Body, buf[:length])
+		return err
+	})
+	return sample{secs: time.Since(start).Seconds(), bytes: e.size, ops: int64(n)}, err
+}
+
+func rawSingleGet(ctx context.Context, e *rawEnv) (sample, error) {
+	start := time.Now()
+	out, err := e.c.Get(ctx, objstore.GetInput{Key: bigKey, Length: -1})
+	if err != nil {
+		return sample{}, err
+	}
+	defer out.Body.Close()
+	n, err := io.CopyBuffer(io.Discard, out.Body, make([]byte, 1<<20))
+	if err == nil && n != e.size {
+		err = fmt.Errorf("read %d bytes, want %d", n, e.size)
+	}
+	return sample{secs: time.Since(start).Seconds(), bytes: n, ops: 1}, err
+}
+
+// rawRandom reads randSize bytes in 256 KiB ranged GETs at random aligned
+// offsets, queue depth 1, as fio's psync randread does through a mount.
+func rawRandom(ctx context.Context, e *rawEnv) (sample, error) {
+	const bs = 256 << 10
+	blocks := e.size / bs
+	r := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, bs)
+	var done int64
+	var ops int64
+	start := time.Now()
+	for done < e.randSize && time.Since(start) < e.randTime {
+		off := r.Int64N(blocks) * bs
+		out, err := e.c.Get(ctx, objstore.GetInput{Key: bigKey, Offset: off, Length: bs})
+		if err != nil {
+			return sample{}, err
+		}
+		_, err = io.ReadFull(out.Body, buf)
+		out.Body.Close()
+		if err != nil {
+			return sample{}, err
+		}
+		done += bs
+		ops++
+	}
+	return sample{secs: time.Since(start).Seconds(), bytes: done, ops: ops}, nil
+}
+
+// rawWrite times one upload through to completion, then deletes the object
+// (untimed) so that every repeat creates a new one.
+func rawWrite(ctx context.Context, e *rawEnv, upload func(ctx context.Context, key string) error) (sample, error) {
+	key := fmt.Sprintf("raw-write-%s", randomHex(4))
+	start := time.Now()
+	err := upload(ctx, key)
+	s := sample{secs: time.Since(start).Seconds(), bytes: e.size, ops: 1}
+	if err == nil {
+		var info objstore.ObjectInfo
+		if info, err = e.c.Head(ctx, key); err == nil && info.Size != e.size {
+			err = fmt.Errorf("uploaded object has %d bytes, want %d", info.Size, e.size)
+		}
+	}
+	if derr := e.c.Delete(context.WithoutCancel(ctx), key); err == nil {
+		err = derr
+	}
+	return s, err
+}
+
+// rawTTFB builds a new client (so a new TCP connection, as a fresh mount
+// has) and times a whole-object GET until its first byte.
+func rawTTFB(ctx context.Context, e *rawEnv) (sample, error) {
+	c, err := e.m.client(ctx, e.bucket, rawConns)
+	if err != nil {
+		return sample{}, err
+	}
+	start := time.Now()
+	out, err := c.Get(ctx, objstore.GetInput{Key: bigKey, Length: -1})
+	if err != nil {
+		return sample{}, err
+	}
+	var b [1]byte
+	_, err = io.ReadFull(out.Body, b[:])
+	secs := time.Since(start).Seconds()
+	out.Body.Close()
+	return sample{secs: secs, bytes: 1, ops: 1}, err
+}
+
+func rawList(ctx context.Context, e *rawEnv) (sample, error) {
+	start := time.Now()
+	var n, pages int64
+	in := objstore.ListInput{Prefix: manyDir + "/", Delimiter: "/"}
+	for {
+		out, err := e.c.List(ctx, in)
+		if err != nil {
+			return sample{}, err
+		}
+		pages++
+		n += int64(len(out.Objects) + len(out.CommonPrefixes))
+		if out.NextContinuationToken == "" {
+			break
+		}
+		in.ContinuationToken = out.NextContinuationToken
+	}
+	s := sample{secs: time.Since(start).Seconds(), ops: pages}
+	if n != manyCount {
+		return s, fmt.Errorf("listed %d entries, want %d", n, manyCount)
+	}
+	return s, nil
+}
+
+func rawSmall(ctx context.Context, e *rawEnv) (sample, error) {
+	start := time.Now()
+	buf := make([]byte, smallSize)
+	var total int64
+	for i := range smallCount {
+		out, err := e.c.Get(ctx, objstore.GetInput{Key: fmt.Sprintf("%s/s%04d", smallDir, i), Length: -1})
+		if err != nil {
+			return sample{}, err
+		}
+		n, err := io.ReadFull(out.Body, buf)
+		out.Body.Close()
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return sample{}, err
+		}
+		total += int64(n)
+	}
+	s := sample{secs: time.Since(start).Seconds(), bytes: total, ops: smallCount}
+	if total != smallCount*smallSize {
+		return s, fmt.Errorf("read %d bytes, want %d", total, smallCount*smallSize)
+	}
+	return s, nil
+}

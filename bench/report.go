@@ -1,0 +1,389 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// cell collects the repeats of one job on one tool (or raw).
+type cell struct {
+	samples []sample
+	errs    []string
+}
+
+func (c *cell) add(s sample, err error) {
+	if err != nil {
+		c.errs = append(c.errs, err.Error())
+		return
+	}
+	c.samples = append(c.samples, s)
+}
+
+// metric turns a sample into the number reported.
+type metric struct {
+	unit   string
+	higher bool // higher is better (throughput) or lower (time, memory)
+	val    func(sample) float64
+}
+
+var (
+	mibps   = metric{"MiB/s", true, func(s sample) float64 { return float64(s.bytes) / s.secs / (1 << 20) }}
+	iops    = metric{"IOPS", true, func(s sample) float64 { return float64(s.ops) / s.secs }}
+	seconds = metric{"s", false, func(s sample) float64 { return s.secs }}
+	millis  = metric{"ms", false, func(s sample) float64 { return s.secs * 1000 }}
+	cpuSecs = metric{"CPU s", false, func(s sample) float64 { return s.cpu }}
+	rssMiB  = metric{"MiB", false, func(s sample) float64 { return float64(s.rss) / (1 << 20) }}
+)
+
+// stats is median, min and max of a cell under a metric; ok is false when no
+// repeat succeeded.
+type stats struct {
+	med, lo, hi float64
+	n           int
+	ok          bool
+}
+
+func (c *cell) stats(m metric) stats {
+	if c == nil || len(c.samples) == 0 {
+		return stats{}
+	}
+	v := make([]float64, len(c.samples))
+	for i, s := range c.samples {
+		v[i] = m.val(s)
+	}
+	slices.Sort(v)
+	med := v[len(v)/2]
+	if len(v)%2 == 0 {
+		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return stats{med: med, lo: v[0], hi: v[len(v)-1], n: len(v), ok: true}
+}
+
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
+}
+
+// show formats a cell: "median (min–max)", a dagger when some repeats
+// failed, or the error when all did.
+func (c *cell) show(m metric) string {
+	if c == nil {
+		return "—"
+	}
+	st := c.stats(m)
+	if !st.ok {
+		if len(c.errs) > 0 {
+			return "error: " + mdEscape(shorten(c.errs[0], 60))
+		}
+		return "—"
+	}
+	s := num(st.med)
+	if st.n > 1 {
+		s += fmt.Sprintf(" (%s–%s)", num(st.lo), num(st.hi))
+	}
+	if len(c.errs) > 0 {
+		s += " †"
+	}
+	return s
+}
+
+func ratio(a, b stats) (float64, bool) {
+	if !a.ok || !b.ok || b.med == 0 {
+		return 0, false
+	}
+	return a.med / b.med, true
+}
+
+func showRatio(a, b stats) string {
+	if r, ok := ratio(a, b); ok {
+		return fmt.Sprintf("%.2f×", r)
+	}
+	return "—"
+}
+
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// results of the whole run.
+type results struct {
+	raw   map[string]*cell            // raw job id → cell
+	fs    map[string]map[string]*cell // mount job id → tool → cell
+	tools []string                    // tools in the run, in order
+}
+
+func (r *results) fsCell(job, tool string) *cell {
+	if r.fs[job] == nil {
+		return nil
+	}
+	return r.fs[job][tool]
+}
+
+// row of the comparison table.
+type row struct {
+	label  string
+	job    string
+	m      metric
+	raw    func(r *results) (stats, string)  // raw reference and its name
+	target func(r *results) (string, string) // description, verdict
+}
+
+// bestRaw is the best of several raw jobs under m.
+func bestRaw(m metric, ids ...string) func(r *results) (stats, string) {
+	return func(r *results) (stats, string) {
+		var best stats
+		name := ""
+		for _, id := range ids {
+			st := r.raw[id].stats(m)
+			if st.ok && (!best.ok || (m.higher && st.med > best.med) || (!m.higher && st.med < best.med)) {
+				best, name = st, id
+			}
+		}
+		return best, name
+	}
+}
+
+// verdict turns conditions into yes / NO / n/a (a number is missing).
+func verdict(conds ...func() (bool, bool)) string {
+	for _, c := range conds {
+		holds, known := c()
+		if !known {
+			return "n/a"
+		}
+		if !holds {
+			return "**NO**"
+		}
+	}
+	return "yes"
+}
+
+// atLeast: bucketfs(job) ≥ k × ref, as medians.
+func atLeast(bfs, ref stats, k float64) func() (bool, bool) {
+	return func() (bool, bool) {
+		r, ok := ratio(bfs, ref)
+		return r >= k, ok
+	}
+}
+
+func atMost(bfs, ref stats, k float64) func() (bool, bool) {
+	return func() (bool, bool) {
+		r, ok := ratio(bfs, ref)
+		return r <= k, ok
+	}
+}
+
+func comparisonRows() []row {
+	bfs := func(r *results, job string, m metric) stats { return r.fsCell(job, "bucketfs").stats(m) }
+	s3fs := func(r *results, job string, m metric) stats { return r.fsCell(job, "s3fs").stats(m) }
+	return []row{
+		{"sequential read, 1 reader", "seq1", mibps, bestRaw(mibps, "get8"), func(r *results) (string, string) {
+			raw := r.raw["get8"].stats(mibps)
+			return "≥ 0.9 × raw get8 and ≥ 2 × s3fs", verdict(atLeast(bfs(r, "seq1", mibps), raw, 0.9),
+				atLeast(bfs(r, "seq1", mibps), s3fs(r, "seq1", mibps), 2))
+		}},
+		{"sequential read, 4 readers (aggregate)", "seq4", mibps, bestRaw(mibps, "get8"), func(r *results) (string, string) {
+			return "≥ 0.9 × raw get8", verdict(atLeast(bfs(r, "seq4", mibps), r.raw["get8"].stats(mibps), 0.9))
+		}},
+		{"random 256 KiB reads", "rand", mibps, bestRaw(mibps, "rand"), nil},
+		{"random 256 KiB reads", "rand", iops, bestRaw(iops, "rand"), nil},
+		{"sequential write, through close", "write", mibps, bestRaw(mibps, "put", "mpu8", "mpuN"),
+			func(r *results) (string, string) {
+				best, _ := bestRaw(mibps, "put", "mpu8", "mpuN")(r)
+				return "≥ 0.9 × best raw upload", verdict(atLeast(bfs(r, "write", mibps), best, 0.9))
+			}},
+		{"time to first byte, fresh mount", "ttfb", millis, bestRaw(millis, "ttfb"), nil},
+		{"ls -f of 10,000 entries", "ls", seconds, bestRaw(seconds, "list"), func(r *results) (string, string) {
+			return "≤ 1.2 × raw LIST paging", verdict(atMost(bfs(r, "ls", seconds), r.raw["list"].stats(seconds), 1.2))
+		}},
+		{"cat of 1,000 × 4 KiB files", "cat", seconds, bestRaw(seconds, "small"), func(r *results) (string, string) {
+			return "≤ 0.5 × s3fs", verdict(atMost(bfs(r, "cat", seconds), s3fs(r, "cat", seconds), 0.5))
+		}},
+		{"peak RSS during the 4-reader job", "seq4", rssMiB, nil, func(r *results) (string, string) {
+			return "≤ 256 MiB", verdict(func() (bool, bool) {
+				st := bfs(r, "seq4", rssMiB)
+				return st.med <= 256 && st.hi <= 256, st.ok
+			})
+		}},
+	}
+}
+
+// comparisonTable is the main markdown table: absolute numbers (median,
+// min–max), the ratios bucketfs / raw and bucketfs / peer, and the targets.
+func comparisonTable(r *results) string {
+	var b strings.Builder
+	hdr := []string{"job", "unit", "raw S3 (reference)"}
+	hdr = append(hdr, r.tools...)
+	for _, t := range append([]string{"raw"}, r.tools...) {
+		if t != "bucketfs" {
+			hdr = append(hdr, "bucketfs / "+t)
+		}
+	}
+	hdr = append(hdr, "issue 3 target", "holds")
+	tableHeader(&b, hdr)
+	for _, rw := range comparisonRows() {
+		if r.fs[rw.job] == nil {
+			continue
+		}
+		line := []string{rw.label, rw.m.unit}
+		var rawSt stats
+		if rw.raw != nil {
+			var id string
+			rawSt, id = rw.raw(r)
+			if id == "" {
+				line = append(line, "—")
+			} else {
+				line = append(line, r.raw[id].show(rw.m)+" ("+id+")")
+			}
+		} else {
+			line = append(line, "—")
+		}
+		for _, t := range r.tools {
+			line = append(line, r.fsCell(rw.job, t).show(rw.m))
+		}
+		bst := r.fsCell(rw.job, "bucketfs").stats(rw.m)
+		line = append(line, showRatio(bst, rawSt))
+		for _, t := range r.tools {
+			if t != "bucketfs" {
+				line = append(line, showRatio(bst, r.fsCell(rw.job, t).stats(rw.m)))
+			}
+		}
+		if rw.target != nil {
+			desc, v := rw.target(r)
+			line = append(line, desc, v)
+		} else {
+			line = append(line, "", "")
+		}
+		tableRow(&b, line)
+	}
+	return b.String()
+}
+
+// rawTable lists every raw job.
+func rawTable(r *results, jobs []rawJob) string {
+	var b strings.Builder
+	tableHeader(&b, []string{"id", "raw S3 job (internal/objstore/s3)", "result", "unit", "client CPU s"})
+	for _, j := range jobs {
+		c := r.raw[j.id]
+		if c == nil {
+			continue
+		}
+		m := mibps
+		switch j.id {
+		case "ttfb":
+			m = millis
+		case "list", "small":
+			m = seconds
+		}
+		tableRow(&b, []string{j.id, j.name, c.show(m), m.unit, c.show(cpuSecs)})
+		if j.id == "rand" || j.id == "small" {
+			tableRow(&b, []string{j.id, "", c.show(iops), "ops/s", ""})
+		}
+	}
+	return b.String()
+}
+
+// resourceTable: CPU seconds and peak RSS of each file system's process, per job.
+func resourceTable(r *results, jobs []mountJob) string {
+	var b strings.Builder
+	hdr := []string{"job"}
+	for _, t := range r.tools {
+		hdr = append(hdr, t+" CPU s", t+" peak RSS MiB")
+	}
+	tableHeader(&b, hdr)
+	for _, j := range jobs {
+		if r.fs[j.id] == nil {
+			continue
+		}
+		line := []string{j.id}
+		for _, t := range r.tools {
+			c := r.fsCell(j.id, t)
+			if st := c.stats(cpuSecs); !st.ok {
+				line = append(line, "error", "error")
+				continue
+			}
+			line = append(line, c.show(cpuSecs), c.show(rssMiB))
+		}
+		tableRow(&b, line)
+	}
+	return b.String()
+}
+
+// errorList lists every failed repeat and every note.
+func errorList(r *results) string {
+	var b strings.Builder
+	add := func(where string, c *cell) {
+		if c == nil {
+			return
+		}
+		seen := map[string]int{}
+		for _, e := range c.errs {
+			seen[e]++
+		}
+		for _, e := range c.errs {
+			if n := seen[e]; n > 0 {
+				times := ""
+				if n > 1 {
+					times = fmt.Sprintf(" (%d repeats)", n)
+				}
+				fmt.Fprintf(&b, "- %s%s: %s\n", where, times, mdEscape(shorten(e, 400)))
+				seen[e] = 0
+			}
+		}
+		for i, s := range c.samples {
+			if s.note != "" {
+				fmt.Fprintf(&b, "- %s (repeat %d): %s\n", where, i+1, s.note)
+			}
+		}
+	}
+	for _, j := range rawJobs() {
+		add("raw "+j.id, r.raw[j.id])
+	}
+	for _, j := range []string{"seq1", "seq4", "rand", "write", "ttfb", "ls", "cat"} {
+		for _, t := range r.tools {
+			add(t+" "+j, r.fsCell(j, t))
+		}
+	}
+	return b.String()
+}
+
+func tableHeader(b *strings.Builder, cols []string) {
+	tableRow(b, cols)
+	seps := make([]string, len(cols))
+	for i := range seps {
+		seps[i] = "---"
+	}
+	tableRow(b, seps)
+}
+
+func tableRow(b *strings.Builder, cols []string) {
+	b.WriteString("| " + strings.Join(cols, " | ") + " |\n")
+}
+
+// human formats a byte count as KiB/MiB/GiB when exact.
+func human(n int64) string {
+	for _, u := range []struct {
+		s string
+		v int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.v && n%u.v == 0 {
+			return fmt.Sprintf("%d%s", n/u.v, u.s)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
+}
