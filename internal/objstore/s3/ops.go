@@ -291,7 +291,7 @@ func (c *Client) Put(ctx context.Context, in objstore.PutInput) (objstore.PutOut
 	if in.IfNoneMatch {
 		req.IfNoneMatch = aws.String("*")
 	}
-	out, err := c.s3.PutObject(ctx, req)
+	out, err := c.s3.PutObject(ctx, req, c.uploadPayloadOptions()...)
 	if err != nil {
 		return objstore.PutOutput{}, c.wrap("PUT", in.Key, err)
 	}

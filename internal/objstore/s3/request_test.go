@@ -192,6 +192,13 @@ func TestRequestHeaders(t *testing.T) {
 		if !hasCRC32C(r) {
 			t.Errorf("%s %s carries no CRC32C checksum: %v", r.Method, r.URL, r.Header)
 		}
+		// The signed CRC32C protects the body; it is not hashed again for the signature.
+		if got := r.Header.Get("X-Amz-Content-Sha256"); got != "UNSIGNED-PAYLOAD" {
+			t.Errorf("%s %s: X-Amz-Content-Sha256 = %q, want UNSIGNED-PAYLOAD", r.Method, r.URL, got)
+		}
+		if auth := r.Header.Get("Authorization"); !strings.Contains(auth, "x-amz-checksum-crc32c") {
+			t.Errorf("%s %s: the checksum header is not signed: %q", r.Method, r.URL, auth)
+		}
 	}
 	if body := f.body[complete]; !strings.Contains(body, "<ChecksumCRC32C>AAAAAA==</ChecksumCRC32C>") {
 		t.Errorf("Complete body lacks the part checksum: %s", body)
@@ -216,6 +223,10 @@ func TestChecksumsOff(t *testing.T) {
 			if strings.HasPrefix(strings.ToLower(h), "x-amz-checksum") || strings.EqualFold(h, "X-Amz-Trailer") {
 				t.Errorf("%s %s has %s with checksums off", r.Method, r.URL, h)
 			}
+		}
+		// Without a checksum the payload must be signed.
+		if r.Method == http.MethodPut && r.Header.Get("X-Amz-Content-Sha256") == "UNSIGNED-PAYLOAD" {
+			t.Errorf("%s %s: unsigned payload with checksums off", r.Method, r.URL)
 		}
 	}
 }
