@@ -189,3 +189,20 @@ func safeName(id string) string {
 	}
 	return b.String()
 }
+
+// ValidateVolume checks a PersistentVolume's spec.csi.volumeAttributes and
+// spec.mountOptions as NodePublishVolume will (for a read-write,
+// ReadWriteMany publish), without mounting. The values of options are
+// checked later, by bucketfs itself.
+func ValidateVolume(volumeAttributes map[string]string, mountOptions []string) error {
+	req := &csi.NodePublishVolumeRequest{
+		VolumeId:      "validate",
+		VolumeContext: volumeAttributes,
+		VolumeCapability: &csi.VolumeCapability{
+			AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{MountFlags: mountOptions}},
+			AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER},
+		},
+	}
+	_, err := planPublish(req, "/target", "")
+	return err
+}

@@ -117,3 +117,12 @@ func TestPlanPublish(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateVolume(t *testing.T) {
+	if err := ValidateVolume(map[string]string{"bucketName": "eks-mount-bucket"}, []string{"allow-delete", "region us-east-1"}); err != nil {
+		t.Errorf("the issue's PV: %v", err)
+	}
+	if err := ValidateVolume(map[string]string{"bucketName": "b-1"}, []string{"-o allow_other"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("raw -o: %v", err)
+	}
+}
