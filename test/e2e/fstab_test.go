@@ -124,6 +124,16 @@ func TestFstabLines(t *testing.T) {
 			t.Fatalf("%s not mounted", dir)
 		}
 	}
+	// mount -a finds the s3:// line mounted (same source in the mount
+	// table) and leaves it alone; the other line is noauto.
+	if out, err := mount8(t, srv.Env(), "mount", "--fstab", fstab, "-a", "-v"); err != nil {
+		t.Fatalf("mount --fstab %s -a: %v\n%s", fstab, err, out)
+	} else if !strings.Contains(out, rwDir+": already mounted") {
+		t.Errorf("mount -a -v does not see %s as already mounted: %q", rwDir, out)
+	}
+	if n := mountCount(t, rwDir); n != 1 {
+		t.Errorf("%d mounts at %s after mount -a, want 1", n, rwDir)
+	}
 	rw := &mnt{t: t, srv: srv, bucket: bucket, dir: rwDir, s3: c}
 	if got := rw.mustSh("ls; cat in.txt"); got != "in.txt\nin" {
 		t.Errorf("prefix mount shows %q, want only in.txt", got)
@@ -176,6 +186,22 @@ func TestHelperRefusesBadOptions(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || isMounted(dir) {
 		t.Errorf("mount.bucketfs -f: %v %q, mounted %v", err, out, isMounted(dir))
 	}
+}
+
+// mountCount counts the mounts at dir.
+func mountCount(t *testing.T, dir string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			n++
+		}
+	}
+	return n
 }
 
 // mountSource and mountOptions return the source and per-mount options of
