@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Budget counts reserved bytes against a limit. Safe for concurrent use.
@@ -79,6 +80,22 @@ func (b *Budget) Reserve(ctx context.Context, n int64) error {
 		b.cond.Wait()
 	}
 	b.add(n)
+	return nil
+}
+
+// ReserveWithin waits at most d for n bytes to fit, then reserves them
+// anyway. Writers use it: they slow down while uploads in flight free
+// memory, but can never wait forever on memory held by buffers that only
+// their own (blocked) application could release.
+func (b *Budget) ReserveWithin(ctx context.Context, n int64, d time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if err := b.Reserve(wctx, n); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.Overdraw(n)
+	}
 	return nil
 }
 

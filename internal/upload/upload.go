@@ -24,10 +24,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/bucketfs/bucketfs/internal/memory"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
+
+// maxMemoryWait bounds how long a writer waits for the memory budget.
+const maxMemoryWait = time.Second
 
 // ErrOutOfOrder is returned when a write does not start at the end of the data written so far.
 var ErrOutOfOrder = errors.New("out-of-order write: files can only be written sequentially from offset 0")
@@ -35,7 +39,8 @@ var ErrOutOfOrder = errors.New("out-of-order write: files can only be written se
 // ErrTooLarge is returned when the object would exceed S3's 10,000 parts.
 var ErrTooLarge = errors.New("object too large for a multipart upload")
 
-// ErrFinished is returned by Write after Complete or Abort.
+// ErrFinished is returned by Write and Complete after Complete succeeded
+// (after Abort or a failure they return that failure).
 var ErrFinished = errors.New("upload already finished")
 
 // Writer uploads one object. Write, Complete and Abort must not be called
@@ -78,6 +83,9 @@ func New(client objstore.Client, key string, partSize int64, maxInFlight int, lo
 	}
 	if maxInFlight < 1 {
 		maxInFlight = 1
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	w := &Writer{client: client, key: key, partSize: partSize, maxInFlight: maxInFlight, log: log,
 		nextPart: 1, sem: make(chan struct{}, maxInFlight)}
@@ -143,6 +151,13 @@ func (w *Writer) Write(ctx context.Context, p []byte, off int64) error {
 
 // grow makes room in buf for size bytes: capacity doubles (from 64 KiB) up
 // to the part size; once a multipart upload runs, parts are full-sized.
+//
+// Only a writer that holds no buffer waits for the budget, and for at most
+// maxMemoryWait: long enough for uploads in flight to free memory (the
+// backpressure), never forever on memory held by other files' half-filled
+// buffers, which only their applications can release. Growing a buffer it
+// already holds overdraws: waiting there could deadlock on memory it holds
+// itself. Either way the excess is bounded by one part per open file.
 func (w *Writer) grow(ctx context.Context, size, partSize int64) error {
 	if size <= int64(cap(w.buf)) {
 		return nil
@@ -152,8 +167,12 @@ func (w *Writer) grow(ctx context.Context, size, partSize int64) error {
 		newCap = partSize
 	}
 	newCap = min(newCap, partSize)
-	if err := w.budget.Reserve(ctx, newCap-w.reserved); err != nil {
-		return fmt.Errorf("waiting for memory: %w", err)
+	if w.reserved == 0 {
+		if err := w.budget.ReserveWithin(ctx, newCap, maxMemoryWait); err != nil {
+			return fmt.Errorf("waiting for memory: %w", err)
+		}
+	} else {
+		w.budget.Overdraw(newCap - w.reserved)
 	}
 	nb := memory.GetBuffer(int(newCap))[:len(w.buf)]
 	copy(nb, w.buf)
