@@ -67,23 +67,17 @@ func decodeManifests(t *testing.T, dir string) objects {
 			var target any
 			switch meta.APIVersion + " " + meta.Kind {
 			case "storage.k8s.io/v1 CSIDriver":
-				objs.drivers = append(objs.drivers, storagev1.CSIDriver{})
-				target = &objs.drivers[len(objs.drivers)-1]
+				target = add(&objs.drivers)
 			case "apps/v1 DaemonSet":
-				objs.daemonSets = append(objs.daemonSets, appsv1.DaemonSet{})
-				target = &objs.daemonSets[len(objs.daemonSets)-1]
+				target = add(&objs.daemonSets)
 			case "v1 ServiceAccount":
-				objs.accounts = append(objs.accounts, corev1.ServiceAccount{})
-				target = &objs.accounts[len(objs.accounts)-1]
+				target = add(&objs.accounts)
 			case "v1 PersistentVolume":
-				objs.pvs = append(objs.pvs, corev1.PersistentVolume{})
-				target = &objs.pvs[len(objs.pvs)-1]
+				target = add(&objs.pvs)
 			case "v1 PersistentVolumeClaim":
-				objs.pvcs = append(objs.pvcs, corev1.PersistentVolumeClaim{})
-				target = &objs.pvcs[len(objs.pvcs)-1]
+				target = add(&objs.pvcs)
 			case "v1 Pod":
-				objs.pods = append(objs.pods, corev1.Pod{})
-				target = &objs.pods[len(objs.pods)-1]
+				target = add(&objs.pods)
 			default:
 				// RBAC objects are deliberately absent: the plugin calls no API.
 				t.Fatalf("%s document %d: unexpected %s %s", f, i, meta.APIVersion, meta.Kind)
@@ -327,6 +321,13 @@ func checkExamples(t *testing.T, objs objects) {
 	if !dataMounted {
 		t.Error("no example pod mounts the claim of s3-pv at /data")
 	}
+}
+
+// add appends a zero T to *list and returns a pointer to it to decode into.
+func add[T any](list *[]T) any {
+	var zero T
+	*list = append(*list, zero)
+	return &(*list)[len(*list)-1]
 }
 
 func contains(list []string, s string) bool {
