@@ -168,6 +168,13 @@ func TestFindMount(t *testing.T) {
 	}
 }
 
+func TestRedactArgs(t *testing.T) {
+	got := redactArgs([]string{"b-1", "/t", "--endpoint-url=https://AKIA:secret@s3.local:9000/", "--allow-delete"})
+	if strings.Contains(strings.Join(got, " "), "secret") || got[2] != "--endpoint-url=https://REDACTED@s3.local:9000/" || got[3] != "--allow-delete" {
+		t.Errorf("redactArgs = %q", got)
+	}
+}
+
 func TestKeyedMutexReleasesEntries(t *testing.T) {
 	var k keyedMutex
 	u1 := k.lock("a")

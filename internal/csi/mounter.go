@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -163,6 +164,26 @@ var mountinfoUnescapes = strings.NewReplacer(`\134`, `\`, `\040`, " ", `\011`, "
 
 func escapeMountinfo(s string) string   { return mountinfoEscapes.Replace(s) }
 func unescapeMountinfo(s string) string { return mountinfoUnescapes.Replace(s) }
+
+// redactArgs replaces the user:password part of URLs in args (an
+// endpoint-url may carry one), so that the arguments can be logged.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		prefix, raw, ok := strings.Cut(a, "=")
+		if !ok {
+			prefix, raw = "", a
+		} else {
+			prefix += "="
+		}
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			u.User = url.User("REDACTED")
+			out[i] = prefix + u.String()
+		}
+	}
+	return out
+}
 
 // lastLine returns the last non-empty line of s.
 func lastLine(s string) string {

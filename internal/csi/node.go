@@ -65,11 +65,12 @@ func (s *nodeServer) NodePublishVolume(ctx context.Context, req *csi.NodePublish
 	}
 	if mp != nil {
 		done, err := d.existingMount(ctx, volID, target, plan, mp)
-		if err != nil || done {
-			if done {
-				d.recordPublished(volID, target, mode)
-			}
-			return &csi.NodePublishVolumeResponse{}, err
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			d.recordPublished(volID, target, mode)
+			return &csi.NodePublishVolumeResponse{}, nil
 		}
 	}
 	if len(plan.dropped) > 0 {
@@ -81,7 +82,7 @@ func (s *nodeServer) NodePublishVolume(ctx context.Context, req *csi.NodePublish
 	if st, err := os.Stat(target); err != nil || !st.IsDir() {
 		return nil, status.Errorf(codes.FailedPrecondition, "target path %s is not a directory", target)
 	}
-	d.log.Debug("mounting", "volume_id", volID, "args", plan.args)
+	d.log.Debug("mounting", "volume_id", volID, "args", redactArgs(plan.args))
 	if err := d.mounter.Mount(ctx, plan.args); err != nil {
 		return nil, mountStatus(plan, target, err)
 	}

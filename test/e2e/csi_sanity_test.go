@@ -109,7 +109,6 @@ func TestCSISanity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg.IdempotentCount = 3
 	sc := sanity.GinkgoTest(&cfg)
 
 	var report types.Report
