@@ -77,3 +77,33 @@ func TestRunForeground(t *testing.T) {
 		t.Errorf("code %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }
+
+// TestRunCSIAndHelper: "bucketfs csi" parses its own flags; the binary
+// invoked as mount.bucketfs is the mount(8) helper (-f checks and mounts
+// nothing).
+func TestRunCSIAndHelper(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		argv   []string
+		code   int
+		stdout string // prefix
+		stderr string // substring
+	}{
+		{"csi help", []string{"bucketfs", "csi", "--help"}, 0, "Kubernetes CSI node plugin s3.csi.bucketfs.io", ""},
+		{"csi bad flag", []string{"bucketfs", "csi", "--bogus"}, 2, "", "bucketfs csi: flag provided but not defined: -bogus"},
+		{"csi bad endpoint", []string{"bucketfs", "csi", "--endpoint", "tcp://x"}, 2, "", "--endpoint must be a unix socket"},
+		{"helper fake", []string{"/sbin/mount.bucketfs", "b-1", dir, "-f", "-o", "allow-delete,_netdev"}, 0, "", ""},
+		{"helper bad option", []string{"/sbin/mount.bucketfs", "b-1", dir, "-o", "bogus"}, 2, "", `bucketfs: unknown option "bogus"`},
+		{"helper help", []string{"mount.bucketfs", "--help"}, 0, "bucketfs mount helper", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(tt.argv, &out, &errOut, noMount(t))
+			if code != tt.code || !strings.HasPrefix(out.String(), tt.stdout) || !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("code %d, stdout %q, stderr %q; want %d, %q, %q", code, out.String(), errOut.String(), tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}
