@@ -69,6 +69,9 @@ func Mount(dir string, core *bfs.FS, opts Options) (*Server, error) {
 		_ = srv.Unmount()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
+	if err := raiseReadAhead(dir, kernelReadAheadKB); err != nil {
+		logger.Debug("kernel read-ahead left at its default", "error", err)
+	}
 	s := &Server{srv: srv, core: core}
 	if opts.AutoUnmount {
 		if s.watch, err = startAutoUnmount(dir); err != nil {
