@@ -1,6 +1,6 @@
 # bucketfs — see README.md.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/bucketfs/bucketfs/internal/cli.Version=$(VERSION)
+LDFLAGS := -X main.version=$(VERSION)
 GO      ?= go
 
 .PHONY: build demo demo-stop test unit e2e vet clean bench

@@ -41,6 +41,7 @@
 // logs: the configuration holds none (the SDK resolves them), and endpoint URLs
 // are logged with any user:password part redacted.
 //
-// The fstab helper ("mount.bucketfs", mount -t fuse.bucketfs) is not written
-// yet; it will parse "-o" options into the same cli.MountConfig and use Run.
+// The fstab helper (the binary run as /sbin/mount.bucketfs by mount -t
+// bucketfs) turns "-o" options into the same flags (internal/mountopt) and
+// uses Run like `bucketfs mount`.
 package mount
