@@ -167,11 +167,11 @@ func PutBuffer(b []byte) {
 
 // DefaultTarget is the memory target when --memory-target is not given: an
 // eighth of the machine's (or the cgroup's) memory, between 64 MiB and
-// 192 MiB — enough for several fast readers and writers, while a mount with
-// four busy readers stays well under 256 MiB of RSS.
+// 128 MiB — enough for several fast readers and writers, while a mount with
+// four busy readers stays under 256 MiB of RSS (buffers plus the Go runtime).
 func DefaultTarget() int64 {
 	total := systemMemory()
-	return min(max(total/8, 64<<20), 192<<20)
+	return min(max(total/8, 64<<20), 128<<20)
 }
 
 // systemMemory is the smaller of physical memory and the cgroup v2 limit.

@@ -85,7 +85,7 @@ func TestBufferPool(t *testing.T) {
 }
 
 func TestDefaultTarget(t *testing.T) {
-	if d := DefaultTarget(); d < 64<<20 || d > 192<<20 {
+	if d := DefaultTarget(); d < 64<<20 || d > 128<<20 {
 		t.Fatalf("DefaultTarget() = %d", d)
 	}
 }

@@ -83,6 +83,7 @@ func (c Config) withDefaults() Config {
 // chunk is one ranged GET of [off, end).
 type chunk struct {
 	off, end int64
+	cancel   context.CancelFunc // stops the GET when the chunk is dropped unread
 	buf      []byte
 	reserved int64         // budget bytes held
 	done     chan struct{} // closed when buf is filled or err is set
@@ -180,6 +181,13 @@ func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte
 		r.resetLocked(off)
 		r.streaming = true
 		r.lastEnd = off
+		if off != 0 {
+			// Sequential again after a seek: start from the size being read,
+			// not a full initial chunk, so that random reads split by the
+			// kernel into two requests do not each fetch a megabyte.
+			r.nextSize = min(max(roundUp(n, 64<<10), r.cfg.MinRandomRead), r.cfg.InitialChunk)
+			r.window = r.nextSize
+		}
 	}
 	r.trimLocked(off)
 	r.scheduleLocked(off + n)
@@ -275,6 +283,9 @@ func (r *Reader) chunkAt(off int64) *chunk {
 func (r *Reader) resetLocked(off int64) {
 	for _, c := range r.chunks {
 		c.dropped = true
+		if c.refs == 0 {
+			c.cancel() // nobody waits for it: stop the GET
+		}
 		r.freeIfUnusedLocked(c)
 	}
 	r.chunks = nil
@@ -307,18 +318,20 @@ func (r *Reader) scheduleLocked(need int64) {
 		} else if !r.budget.TryReserve(size) {
 			return // memory pressure: prefetch less
 		}
-		c := &chunk{off: r.next, end: r.next + size, reserved: size, done: make(chan struct{})}
+		ctx, cancel := context.WithCancel(r.ctx)
+		c := &chunk{off: r.next, end: r.next + size, reserved: size, done: make(chan struct{}), cancel: cancel}
 		r.chunks = append(r.chunks, c)
 		r.next = c.end
 		r.nextSize = min(r.nextSize*2, r.cfg.PartSize)
 		r.inflight.Add(1)
-		go r.fetch(r.ctx, c)
+		go r.fetch(ctx, c)
 	}
 }
 
 // fetch fills c with one ranged GET.
 func (r *Reader) fetch(ctx context.Context, c *chunk) {
 	defer r.inflight.Done()
+	defer c.cancel()
 	buf := memory.GetBuffer(int(c.end - c.off))
 	err := r.get(ctx, buf, c.off)
 	r.mu.Lock()
@@ -344,6 +357,8 @@ func (r *Reader) freeIfUnusedLocked(c *chunk) {
 	r.budget.Release(c.reserved)
 	c.reserved = 0
 }
+
+func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
 
 // readDirect serves a random read with one GET of at least MinRandomRead bytes.
 func (r *Reader) readDirect(ctx context.Context, p []byte, off int64) (int, error) {

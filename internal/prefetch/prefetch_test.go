@@ -329,3 +329,20 @@ func BenchmarkRandomRead(b *testing.B) {
 		}
 	}
 }
+
+// The kernel splits a random 256 KiB read into two 128 KiB requests; the
+// second continues the first and must not start a megabyte of read-ahead.
+func TestRandomReadsSplitInTwoStayRightSized(t *testing.T) {
+	f := newFixture(t, 64<<20, Config{}, 1<<30)
+	rng := rand.New(rand.NewSource(5))
+	for i := 0; i < 50; i++ {
+		off := 4096 + rng.Int63n(60<<20)
+		off -= off % 4096
+		f.read(t, off, 128<<10)
+		f.read(t, off+128<<10, 128<<10)
+	}
+	f.r.Close()
+	if peak := f.budget.Peak(); peak > 1<<20 {
+		t.Fatalf("split random reads held up to %d bytes of read-ahead", peak)
+	}
+}
