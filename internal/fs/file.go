@@ -184,23 +184,28 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 		return nil, errorf(syscall.EPERM, "open %q for reading: the file is being written", in.key)
 	}
 	expired := !f.now().Before(in.expiry)
-	parent, name := in.parent, in.name
+	key := in.key
 	f.mu.Unlock()
 
+	var fresh *objstore.ObjectInfo
 	if expired {
 		// Pin the read to the object's current version, not a stale stat.
-		fresh, err := f.lookup(ctx, parent, name)
+		// The kernel has just resolved the name to this file, so one HEAD
+		// is enough (no LIST for a directory of the same name).
+		info, err := f.client.Head(ctx, key)
 		if err != nil {
-			return nil, err
+			return nil, wrapf(0, err, "open %q", key)
 		}
-		if fresh != in {
-			return nil, errorf(syscall.ESTALE, "open %q: the object was replaced by a directory", in.key)
-		}
+		fresh = &info
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if in.writer != nil {
 		return nil, errorf(syscall.EPERM, "open %q for reading: the file is being written", in.key)
+	}
+	if fresh != nil {
+		in.size, in.etag, in.mtime = fresh.Size, fresh.ETag, fresh.LastModified
+		in.expiry = f.now().Add(f.cfg.FileTTL)
 	}
 	in.readers++
 	pc := prefetch.Config{PartSize: f.cfg.ReadPartSize, MaxWindow: f.readWindow()}

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
@@ -394,4 +395,43 @@ func TestSyncFlagsRefused(t *testing.T) {
 	_, _, err := e.fs.Create(ctx, RootIno, "f", syscall.O_WRONLY|syscall.O_SYNC, 1)
 	wantErrno(t, err, syscall.EINVAL)
 	_ = objstore.ErrNotFound
+}
+
+func TestOpenAfterTTLPinsTheNewVersionWithOneHEAD(t *testing.T) {
+	e := newEnv(t, nil)
+	e.store.PutObject("f", []byte("old"))
+	a := e.mustResolve("f")
+	e.store.PutObject("f", []byte("newer"))
+	e.clock.add(150 * time.Millisecond) // past the file TTL
+	heads, lists := e.store.Count("Head"), e.store.Count("List")
+	h, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.fs.Release(ctx, h)
+	if e.store.Count("Head") != heads+1 || e.store.Count("List") != lists {
+		t.Fatalf("open after the TTL: %d HEADs, %d LISTs; want 1 and 0",
+			e.store.Count("Head")-heads, e.store.Count("List")-lists)
+	}
+	buf := make([]byte, 10)
+	n, err := e.fs.Read(ctx, h, buf, 0)
+	if err != nil || string(buf[:n]) != "newer" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	if g, _ := e.fs.Getattr(ctx, a.Ino); g.Size != 5 {
+		t.Fatalf("stat after open: size %d", g.Size)
+	}
+	// Within the TTL, open asks nothing.
+	h2, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fs.Release(ctx, h2)
+	if e.store.Count("Head") != heads+1 {
+		t.Fatal("open within the TTL sent a HEAD")
+	}
+	e.store.Delete(ctx, "f")
+	e.clock.add(150 * time.Millisecond)
+	_, err = e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
+	wantErrno(t, err, syscall.ENOENT)
 }

@@ -57,7 +57,7 @@ var ErrChanged = errors.New("object changed while it was being read")
 // Config tunes a Reader. Zero fields take the defaults below.
 type Config struct {
 	PartSize      int64 // largest chunk, one GET (--read-part-size); default 8 MiB
-	InitialChunk  int64 // first chunk of a stream; default 1 MiB
+	InitialChunk  int64 // first chunk of a stream; default 256 KiB
 	MaxWindow     int64 // most bytes fetched ahead of the reader; default 64 MiB
 	MinRandomRead int64 // smallest GET for a random read; default 64 KiB
 }
@@ -67,7 +67,7 @@ func (c Config) withDefaults() Config {
 		c.PartSize = 8 << 20
 	}
 	if c.InitialChunk <= 0 {
-		c.InitialChunk = 1 << 20
+		c.InitialChunk = 256 << 10
 	}
 	c.InitialChunk = min(c.InitialChunk, c.PartSize)
 	if c.MaxWindow <= 0 {
