@@ -20,9 +20,12 @@ type sample struct {
 	secs  float64
 	bytes int64
 	ops   int64
-	cpu   float64 // CPU seconds (utime+stime) of the serving process
-	rss   int64   // peak RSS (VmHWM) of the serving process during the job
+	cpu   float64 // CPU seconds (utime+stime) of the file system's process
+	rss   int64   // peak RSS (VmHWM) of the file system's process during the job
 	note  string
+	// CPU seconds of MinIO, of the harness with its commands (dd, fio, the
+	// raw SDK client), and of every other process on the machine.
+	srvCPU, clientCPU, otherCPU float64
 }
 
 // mountJob is one measurement through a mounted file system. Every repeat
@@ -42,6 +45,7 @@ type jobEnv struct {
 	randTime time.Duration
 	timeout  time.Duration // bound of each big command
 	tool     string
+	minioPid int
 }
 
 func mountJobs(e *jobEnv) []mountJob {

@@ -37,6 +37,7 @@ type options struct {
 	minio         string
 	bucketfsFlags string
 	randTime      time.Duration
+	rcloneSeq4Def bool
 	args          string // the command line, for the report
 }
 
@@ -62,6 +63,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "markdown report to write (empty: none)")
 	flag.StringVar(&o.minio, "minio", "", "MinIO binary (default: what scripts/install-deps.sh installs)")
 	flag.StringVar(&o.bucketfsFlags, "bucketfs-flags", "", "extra flags for bucketfs mount (space separated)")
+	flag.BoolVar(&o.rcloneSeq4Def, "rclone-seq4-default", false, "mount rclone for seq4 with its default --vfs-read-wait")
 	flag.DurationVar(&o.randTime, "rand-time", 30*time.Second, "time limit of each random-read run")
 	flag.Parse()
 	o.args = strings.Join(os.Args[1:], " ")
@@ -238,13 +240,13 @@ func benchmark(ctx context.Context, o options) error {
 	randSize := min(512<<20, o.size/2)
 	raw := &rawEnv{m: m, bucket: bucket, c: c, size: o.size, data: data, randSize: randSize, randTime: o.randTime}
 	menv := &mountEnv{m: m, bucket: bucket, work: work, bucketfsBin: bucketfsBin,
-		bucketfsArgs: strings.Fields(o.bucketfsFlags), buildErr: buildErr}
+		bucketfsArgs: strings.Fields(o.bucketfsFlags), buildErr: buildErr, rcloneSeq4Default: o.rcloneSeq4Def}
 	if err := menv.writeCredentialFiles(); err != nil {
 		return err
 	}
 	tools := menv.tools()
 	jenv := &jobEnv{c: c, size: o.size, src: src, randSize: randSize, randTime: o.randTime,
-		timeout: max(10*time.Minute, time.Duration(o.size/(2<<20))*time.Second)}
+		timeout: max(10*time.Minute, time.Duration(o.size/(2<<20))*time.Second), minioPid: m.cmd.Process.Pid}
 	res := &results{raw: map[string]*cell{}, fs: map[string]map[string]*cell{}, tools: o.tools}
 	rep.res, rep.tools, rep.mountJobs = res, tools, mountJobs(jenv)
 
@@ -262,10 +264,11 @@ func benchmark(ctx context.Context, o options) error {
 					return ctx.Err()
 				}
 				_ = dropCaches()
+				settle(time.Now())
 				warmServer(ctx, c)
-				cpu0 := processCPU()
+				cpu0 := snapshotCPU(m.cmd.Process.Pid, 0)
 				s, err := rj.run(ctx, raw)
-				s.cpu = processCPU() - cpu0
+				account(&s, cpu0, snapshotCPU(m.cmd.Process.Pid, 0))
 				res.raw[rj.id].add(s, err)
 				logf("raw %-5s #%d %s", rj.id, r+1, describe(s, err))
 			}
@@ -319,8 +322,9 @@ func describe(s sample, err error) string {
 		out += fmt.Sprintf(" %.0f MiB/s", mibps.val(s))
 	}
 	if s.cpu > 0 {
-		out += fmt.Sprintf(" cpu %.2fs", s.cpu)
+		out += fmt.Sprintf(" fs-cpu %.2fs", s.cpu)
 	}
+	out += fmt.Sprintf(" minio-cpu %.2fs other-cpu %.2fs", s.srvCPU, s.otherCPU)
 	if s.rss > 0 {
 		out += fmt.Sprintf(" rss %.0f MiB", rssMiB.val(s))
 	}
@@ -338,21 +342,26 @@ func measure(ctx context.Context, t *tool, job mountJob, e *jobEnv, dir string, 
 		return sample{}, err
 	}
 	_ = dropCaches()
-	mt, err := mountFresh(ctx, t, dir)
+	dropped := time.Now()
+	mt, err := mountFresh(ctx, t, dir, job.id)
 	if err != nil {
 		return sample{}, err
 	}
 	defer mt.unmount()
+	settle(dropped)
 	warmServer(ctx, e.c)
-	cpu0, err0 := cpuSeconds(mt.pid)
+	_, err0 := cpuSeconds(mt.pid)
 	rssErr := resetPeakRSS(mt.pid)
+	cpu0 := snapshotCPU(e.minioPid, mt.pid)
 	s, err := job.run(ctx, e, dir, rep)
-	cpu1, err1 := cpuSeconds(mt.pid)
+	cpu1 := snapshotCPU(e.minioPid, mt.pid)
+	_, err1 := cpuSeconds(mt.pid)
 	rss, err2 := peakRSS(mt.pid)
 	if err == nil && (err0 != nil || err1 != nil || err2 != nil) {
 		err = fmt.Errorf("%s process %d gone during the job: %v", t.name, mt.pid, errors.Join(err0, err1, err2))
 	}
-	s.cpu, s.rss = cpu1-cpu0, rss
+	account(&s, cpu0, cpu1)
+	s.rss = rss
 	if rssErr != nil {
 		s.note = strings.TrimPrefix(s.note+"; ", "; ") + "peak RSS not reset (" + rssErr.Error() + "): since mount"
 	}

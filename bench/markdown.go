@@ -63,11 +63,14 @@ func (r *report) markdown() string {
 	p("")
 	b.WriteString(rawTable(r.res, rawJobs()))
 	p("")
-	p("## CPU and memory of each file system's process")
+	p("## Where the CPU went")
 	p("")
-	p("CPU s = utime+stime of the serving process (from /proc/PID/stat) during the job only; peak RSS = VmHWM " +
-		"(/proc/PID/status) after resetting it with `echo 5 > /proc/PID/clear_refs` when the job starts. The " +
-		"process is found through /proc/*/cmdline (its program name and the mount point).")
+	p("FS process CPU s = utime+stime of the file system's process (/proc/PID/stat) during the job only; peak " +
+		"RSS = VmHWM (/proc/PID/status) after resetting it with `echo 5 > /proc/PID/clear_refs` when the job " +
+		"starts; the process is found through /proc/*/cmdline (its program name and the mount point). MinIO CPU s " +
+		"is the server's; commands' CPU s is dd/fio/head/ls/cat (and the harness); other processes' CPU s is the " +
+		"machine's busy time (/proc/stat) minus all of these: other users' work, kernel threads and interrupts " +
+		"competing with the job. A large value there means that repeat was disturbed.")
 	p("")
 	b.WriteString(resourceTable(r.res, r.mountJobs))
 	p("")
@@ -85,7 +88,8 @@ func (r *report) markdown() string {
 	}
 	p("- One MinIO on 127.0.0.1, data %s. Bucket `%s`: `%s` (%s of random bytes), `%s/` (10,000 objects of a few "+
 		"bytes), `%s/` (1,000 × 4 KiB).", where, bucket, bigKey, human(o.size), manyDir, smallDir)
-	drop := "`sync; echo 3 > /proc/sys/vm/drop_caches` before each repeat (raw ones included)"
+	drop := "`sync; echo 3 > /proc/sys/vm/drop_caches` before each repeat (raw ones included), then one " +
+		"second for the machine to page its programs back in and two small untimed requests to MinIO"
 	if r.dropNote != "" {
 		drop = "dropping caches failed: " + r.dropNote
 	}
@@ -98,6 +102,9 @@ func (r *report) markdown() string {
 	p("- Mount commands (DIR = a fresh mount point):")
 	for _, t := range r.res.tools {
 		p("  - %s: `%s`", t, strings.Join(r.tools[t].settings, " "))
+		if n := r.tools[t].note; n != "" && r.res.fs["seq4"] != nil {
+			p("    %s", n)
+		}
 	}
 	p("- Jobs (MNT = the mount point; each command is timed from start to exit, so close is included):")
 	for _, j := range r.mountJobs {
@@ -120,6 +127,10 @@ func (r *report) markdown() string {
 		"rclone with --vfs-cache-mode off streams a multipart upload; bucketfs uploads parts while the writer goes on.")
 	p("- s3fs reads through a temporary file of its own even without use_cache, and issues a HEAD per entry when " +
 		"listing; rclone with --vfs-cache-mode off opens one stream per open file.")
+	p("- Four readers of one file can together beat raw S3 when one download serves several of them: s3fs " +
+		"keeps one temporary file per open file, and readers of one inode share the kernel's page cache.")
+	p("- s3fs fetches more than a 256 KiB random read asks for (into its temporary file), so on loopback it can " +
+		"beat the raw 256 KiB GETs; on a slow or metered link those extra bytes cost.")
 	p("- Upload checksums differ: bucketfs and the raw jobs send CRC32C; s3fs sends none by default; rclone " +
 		"computes MD5 for its metadata.")
 	p("- Peak RSS and CPU are of the file system's own process; the kernel's FUSE work (page cache, copies) is " +

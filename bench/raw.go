@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"syscall"
 	"time"
 
 	"github.com/bucketfs/bucketfs/internal/objstore"
@@ -37,15 +36,6 @@ type rawJob struct {
 func warmServer(ctx context.Context, c objstore.Client) {
 	_, _ = c.Head(ctx, bigKey)
 	_, _ = c.List(ctx, objstore.ListInput{Prefix: manyDir + "/", Delimiter: "/", MaxKeys: 1})
-}
-
-// processCPU is the CPU time (user+system) of this process so far.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func rawJobs() []rawJob {

@@ -34,6 +34,9 @@ var (
 	seconds = metric{"s", false, func(s sample) float64 { return s.secs }}
 	millis  = metric{"ms", false, func(s sample) float64 { return s.secs * 1000 }}
 	cpuSecs = metric{"CPU s", false, func(s sample) float64 { return s.cpu }}
+	srvCPU  = metric{"CPU s", false, func(s sample) float64 { return s.srvCPU }}
+	cliCPU  = metric{"CPU s", false, func(s sample) float64 { return s.clientCPU }}
+	othCPU  = metric{"CPU s", false, func(s sample) float64 { return s.otherCPU }}
 	rssMiB  = metric{"MiB", false, func(s sample) float64 { return float64(s.rss) / (1 << 20) }}
 )
 
@@ -277,7 +280,8 @@ func comparisonTable(r *results) string {
 // rawTable lists every raw job.
 func rawTable(r *results, jobs []rawJob) string {
 	var b strings.Builder
-	tableHeader(&b, []string{"id", "raw S3 job (internal/objstore/s3)", "result", "unit", "client CPU s"})
+	tableHeader(&b, []string{"id", "raw S3 job (internal/objstore/s3)", "result", "unit", "client CPU s",
+		"MinIO CPU s", "other processes' CPU s"})
 	for _, j := range jobs {
 		c := r.raw[j.id]
 		if c == nil {
@@ -290,36 +294,34 @@ func rawTable(r *results, jobs []rawJob) string {
 		case "list", "small":
 			m = seconds
 		}
-		tableRow(&b, []string{j.id, j.name, c.show(m), m.unit, c.show(cpuSecs)})
+		tableRow(&b, []string{j.id, j.name, c.show(m), m.unit, c.show(cliCPU), c.show(srvCPU), c.show(othCPU)})
 		if j.id == "rand" || j.id == "small" {
-			tableRow(&b, []string{j.id, "", c.show(iops), "ops/s", ""})
+			tableRow(&b, []string{j.id, "", c.show(iops), "ops/s", "", "", ""})
 		}
 	}
 	return b.String()
 }
 
-// resourceTable: CPU seconds and peak RSS of each file system's process, per job.
+// resourceTable: per job and file system, the wall time, the CPU seconds
+// and peak RSS of the file system's process, and the CPU seconds of MinIO,
+// of the job's commands and of every other process meanwhile.
 func resourceTable(r *results, jobs []mountJob) string {
 	var b strings.Builder
-	hdr := []string{"job"}
-	for _, t := range r.tools {
-		hdr = append(hdr, t+" CPU s", t+" peak RSS MiB")
-	}
-	tableHeader(&b, hdr)
+	tableHeader(&b, []string{"job", "file system", "wall s", "FS process CPU s", "FS peak RSS MiB",
+		"MinIO CPU s", "commands' CPU s", "other processes' CPU s"})
 	for _, j := range jobs {
 		if r.fs[j.id] == nil {
 			continue
 		}
-		line := []string{j.id}
 		for _, t := range r.tools {
 			c := r.fsCell(j.id, t)
 			if st := c.stats(cpuSecs); !st.ok {
-				line = append(line, "error", "error")
+				tableRow(&b, []string{j.id, t, "error", "", "", "", "", ""})
 				continue
 			}
-			line = append(line, c.show(cpuSecs), c.show(rssMiB))
+			tableRow(&b, []string{j.id, t, c.show(seconds), c.show(cpuSecs), c.show(rssMiB), c.show(srvCPU),
+				c.show(cliCPU), c.show(othCPU)})
 		}
-		tableRow(&b, line)
 	}
 	return b.String()
 }

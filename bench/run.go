@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -172,4 +173,55 @@ func dropCaches() error {
 		return errors.New("drop_caches not permitted: " + err.Error())
 	}
 	return nil
+}
+
+// settle waits until a second has passed since the caches were dropped:
+// right after a drop every process on the machine pages its code back in,
+// and that burst must not land in whichever job happens to start first.
+func settle(dropped time.Time) {
+	time.Sleep(time.Until(dropped.Add(time.Second)))
+}
+
+// machineCPU is a snapshot of where the machine's CPU time went: all busy
+// time (/proc/stat), MinIO, the measured file system, this process and its
+// waited-for children (dd, fio, ...).
+type machineCPU struct {
+	busy, server, fs, self, children float64
+}
+
+func snapshotCPU(serverPid, fsPid int) machineCPU {
+	var m machineCPU
+	for _, line := range strings.Split(readFile("/proc/stat"), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || f[0] != "cpu" {
+			continue
+		}
+		for i, v := range f[1:] {
+			x, _ := strconv.ParseFloat(v, 64)
+			if i != 3 && i != 4 && i < 8 { // all but idle and iowait; guest time is already in user
+				m.busy += x / clockTick
+			}
+		}
+	}
+	m.server, _ = cpuSeconds(serverPid)
+	if fsPid > 0 {
+		m.fs, _ = cpuSeconds(fsPid)
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		m.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) == nil {
+		m.children = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	return m
+}
+
+// account fills in the CPU fields of s from two snapshots: the file
+// system's, MinIO's, and what every other process used meanwhile.
+func account(s *sample, a, b machineCPU) {
+	s.cpu = b.fs - a.fs
+	s.srvCPU = b.server - a.server
+	s.clientCPU = (b.self - a.self) + (b.children - a.children)
+	s.otherCPU = max(0, (b.busy-a.busy)-s.cpu-s.srvCPU-s.clientCPU)
 }
