@@ -20,6 +20,9 @@ type Handle struct {
 	mu sync.Mutex // serializes the handle's operations; see LOCK ORDERING
 
 	reader *prefetch.Reader // read handles
+	// KeepCache tells the kernel it may keep the file's cached pages: they
+	// are of the very version (ETag) this handle reads.
+	KeepCache bool
 
 	writer   *upload.Writer // write handles
 	created  bool           // the file did not exist in the bucket before
@@ -94,6 +97,7 @@ func (f *FS) newWriterLocked(in *inode, pid uint32) *Handle {
 		writer: upload.New(f.client, in.key, f.cfg.WritePartSize, f.cfg.MaxThreads, f.log, upload.WithBudget(f.budget))}
 	in.writer = h
 	in.size = 0
+	in.cachedETag = "" // new contents: the next read open drops cached pages
 	f.writers[h] = true
 	return h
 }
@@ -208,8 +212,10 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 		in.expiry = f.now().Add(f.cfg.FileTTL)
 	}
 	in.readers++
+	keep := in.etag != "" && in.etag == in.cachedETag
+	in.cachedETag = in.etag
 	pc := prefetch.Config{PartSize: f.cfg.ReadPartSize, MaxWindow: f.readWindow()}
-	return &Handle{in: in, reader: prefetch.New(f.client, in.key, in.etag, in.size, pc, f.budget)}, nil
+	return &Handle{in: in, KeepCache: keep, reader: prefetch.New(f.client, in.key, in.etag, in.size, pc, f.budget)}, nil
 }
 
 // readWindow is the most one reader prefetches: 8 parts, and no more than

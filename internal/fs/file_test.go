@@ -435,3 +435,44 @@ func TestOpenAfterTTLPinsTheNewVersionWithOneHEAD(t *testing.T) {
 	_, err = e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
 	wantErrno(t, err, syscall.ENOENT)
 }
+
+func TestKernelCacheKeptOnlyForTheSameVersion(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AllowOverwrite = true })
+	e.store.PutObject("f", []byte("v1"))
+	a := e.mustResolve("f")
+	open := func() bool {
+		t.Helper()
+		h, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.fs.Release(ctx, h)
+		return h.KeepCache
+	}
+	if open() {
+		t.Fatal("first open kept a cache it never filled")
+	}
+	if !open() {
+		t.Fatal("second open of the same version dropped the cache")
+	}
+	e.store.PutObject("f", []byte("v2 from another client"))
+	e.clock.add(150 * time.Millisecond)
+	if open() {
+		t.Fatal("open of a changed object kept the old pages")
+	}
+	if !open() {
+		t.Fatal("same new version: cache not kept")
+	}
+	w, err := e.fs.Open(ctx, a.Ino, syscall.O_WRONLY|syscall.O_TRUNC, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fs.Write(ctx, w, []byte("v3"), 0)
+	if err := e.fs.Flush(ctx, w, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.fs.Release(ctx, w)
+	if open() {
+		t.Fatal("open after an overwrite kept the old pages")
+	}
+}

@@ -66,7 +66,10 @@ type inode struct {
 	children map[string]uint64 // directories: the names known so far
 	writer   *Handle           // files: the open write handle, if any
 	readers  int               // files: open read handles
-	removed  bool              // unlinked / vanished: no longer in its parent
+	// cachedETag is the version whose pages the kernel may hold in its page
+	// cache from earlier opens; a read open of the same version keeps them.
+	cachedETag string
+	removed    bool // unlinked / vanished: no longer in its parent
 }
 
 // FS is the file-system core. It is safe for concurrent use.

@@ -157,7 +157,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if err != nil {
 		return nil, 0, n.m.errno("open", err)
 	}
-	return &handle{h: h, m: n.m}, 0, 0
+	var fuseFlags uint32
+	if h.KeepCache {
+		// Same object version as the pages the kernel holds: readers of
+		// one file share them, and re-reads cost no request.
+		fuseFlags |= gofuse.FOPEN_KEEP_CACHE
+	}
+	return &handle{h: h, m: n.m}, fuseFlags, 0
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *gofuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
