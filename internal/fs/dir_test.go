@@ -294,3 +294,22 @@ func TestUnsupportedOperations(t *testing.T) {
 	}
 	_ = metadata.File
 }
+
+func TestMtimeIsStableAcrossHEADAndLIST(t *testing.T) {
+	e := newEnv(t, nil)
+	e.store.PutObject("d/f", []byte("x"))
+	d := e.mustResolve("d")
+	listed, err := e.fs.ReadDir(ctx, d.Ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, _ := e.fs.Getattr(ctx, listed[2].Ino) // from the listing
+	e.clock.add(time.Second)
+	a2, err := e.fs.Getattr(ctx, listed[2].Ino) // refreshed by HEAD+LIST lookup
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a1.Mtime.Equal(a2.Mtime) || a1.Mtime.Nanosecond() != 0 {
+		t.Fatalf("mtime %v then %v: must be whole seconds and stable", a1.Mtime, a2.Mtime)
+	}
+}

@@ -126,7 +126,10 @@ func (f *FS) Config() Config { return f.cfg }
 
 // attrLocked builds the stat of in. REQUIRES(f.mu)
 func (f *FS) attrLocked(in *inode) Attr {
-	a := Attr{Ino: in.ino, UID: f.cfg.UID, GID: f.cfg.GID, Mtime: in.mtime, Nlink: 1}
+	// Whole seconds: HEAD reports Last-Modified in seconds, LIST in
+	// milliseconds. Without this an object's mtime would flip between the
+	// two, and the kernel (auto_inval_data) would drop its cached pages.
+	a := Attr{Ino: in.ino, UID: f.cfg.UID, GID: f.cfg.GID, Mtime: in.mtime.Truncate(time.Second), Nlink: 1}
 	if in.kind == metadata.Dir {
 		a.Mode = syscall.S_IFDIR | f.cfg.DirMode
 		a.Nlink = 2
