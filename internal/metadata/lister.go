@@ -34,6 +34,10 @@ type Lister struct {
 
 	pending entryHeap
 	byName  map[string]*heapItem
+
+	// ahead is the next page, requested as soon as the previous one
+	// arrived, so that listing pages overlaps with the caller's work.
+	ahead   chan pageResult
 	emitted map[string]bool // names already returned: a server that repeats one is not believed twice
 }
 
@@ -79,13 +83,43 @@ func (l *Lister) safeKey(name string) string {
 	return l.dirKey + name + "/"
 }
 
-// fetch reads one more page.
+type pageResult struct {
+	out objstore.ListOutput
+	err error
+}
+
+// request starts fetching the page after token.
+func (l *Lister) request(ctx context.Context, token string) chan pageResult {
+	ch := make(chan pageResult, 1)
+	go func() {
+		out, err := l.c.List(ctx, objstore.ListInput{
+			Prefix: l.dirKey, Delimiter: "/", ContinuationToken: token, MaxKeys: l.pageSize,
+		})
+		ch <- pageResult{out, err}
+	}()
+	return ch
+}
+
+// fetch reads one more page, and asks for the following one.
 func (l *Lister) fetch(ctx context.Context) error {
-	out, err := l.c.List(ctx, objstore.ListInput{
-		Prefix: l.dirKey, Delimiter: "/", ContinuationToken: l.token, MaxKeys: l.pageSize,
-	})
+	if l.ahead == nil {
+		l.ahead = l.request(ctx, l.token)
+	}
+	var r pageResult
+	select {
+	case r = <-l.ahead:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	l.ahead = nil
+	out, err := r.out, r.err
 	if err != nil {
 		return fmt.Errorf("list %q: %w", l.dirKey, err)
+	}
+	if out.NextContinuationToken != "" {
+		// The next page is requested on a context of its own: the caller's
+		// (one readdir request) ends before the page is needed.
+		l.ahead = l.request(context.WithoutCancel(ctx), out.NextContinuationToken)
 	}
 	l.started = true
 	for _, p := range out.CommonPrefixes {
