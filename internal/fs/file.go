@@ -19,7 +19,8 @@ type Handle struct {
 
 	mu sync.Mutex // serializes the handle's operations; see LOCK ORDERING
 
-	reader *prefetch.Reader // read handles
+	reader *prefetch.Reader // read handles (shared by the handles of one version)
+	shared *sharedReader
 	// KeepCache tells the kernel it may keep the file's cached pages: they
 	// are of the very version (ETag) this handle reads.
 	KeepCache bool
@@ -214,8 +215,14 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 	in.readers++
 	keep := in.etag != "" && in.etag == in.cachedETag
 	in.cachedETag = in.etag
-	pc := prefetch.Config{PartSize: f.cfg.ReadPartSize, MaxWindow: f.readWindow()}
-	return &Handle{in: in, KeepCache: keep, reader: prefetch.New(f.client, in.key, in.etag, in.size, pc, f.budget)}, nil
+	sh := in.shared
+	if sh == nil || sh.etag != in.etag || in.etag == "" {
+		pc := prefetch.Config{PartSize: f.cfg.ReadPartSize, MaxWindow: f.readWindow()}
+		sh = &sharedReader{r: prefetch.New(f.client, in.key, in.etag, in.size, pc, f.budget), etag: in.etag}
+		in.shared = sh // handles of an older version keep theirs
+	}
+	sh.refs++
+	return &Handle{in: in, KeepCache: keep, reader: sh.r, shared: sh}, nil
 }
 
 // readWindow is the most one reader prefetches: 8 parts, and no more than

@@ -29,6 +29,7 @@ import (
 	"github.com/bucketfs/bucketfs/internal/memory"
 	"github.com/bucketfs/bucketfs/internal/metadata"
 	"github.com/bucketfs/bucketfs/internal/objstore"
+	"github.com/bucketfs/bucketfs/internal/prefetch"
 )
 
 // RootIno is the inode number of the mount's root directory.
@@ -69,7 +70,18 @@ type inode struct {
 	// cachedETag is the version whose pages the kernel may hold in its page
 	// cache from earlier opens; a read open of the same version keeps them.
 	cachedETag string
-	removed    bool // unlinked / vanished: no longer in its parent
+	// shared is the read-ahead of the current version, shared by its open
+	// read handles (their reads come through the kernel's shared page cache,
+	// so together they form the sequence the prefetcher follows).
+	shared  *sharedReader
+	removed bool // unlinked / vanished: no longer in its parent
+}
+
+// sharedReader is a prefetch.Reader with the count of handles using it. GUARDED_BY(FS.mu)
+type sharedReader struct {
+	r    *prefetch.Reader
+	etag string
+	refs int
 }
 
 // FS is the file-system core. It is safe for concurrent use.

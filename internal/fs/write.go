@@ -85,10 +85,17 @@ func (f *FS) Fsync(ctx context.Context, h *Handle) error {
 // its error can only be logged, since no system call is waiting for it.
 func (f *FS) Release(ctx context.Context, h *Handle) error {
 	if h.reader != nil {
-		h.reader.Close()
 		f.mu.Lock()
 		h.in.readers--
+		h.shared.refs--
+		last := h.shared.refs == 0
+		if last && h.in.shared == h.shared {
+			h.in.shared = nil
+		}
 		f.mu.Unlock()
+		if last {
+			h.reader.Close()
+		}
 		return nil
 	}
 	h.mu.Lock()

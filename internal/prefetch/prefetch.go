@@ -92,7 +92,25 @@ type chunk struct {
 	dropped  bool // no longer in the queue; GUARDED_BY(Reader.mu)
 }
 
-// Reader reads one object version. It is safe for concurrent use.
+// maxStreams is how many sequential streams one reader follows at once:
+// several processes reading one file at different places each keep their
+// read-ahead, and readers in step share one.
+const maxStreams = 4
+
+// stream is one sequential read-ahead: a queue of chunks.
+type stream struct {
+	chunks    []*chunk // contiguous, ascending
+	next      int64    // end of the last scheduled chunk
+	nextSize  int64    // size of the next chunk to schedule
+	window    int64    // bytes to keep scheduled ahead of the reader
+	lastEnd   int64    // where the previous read served by this stream ended
+	streaming bool     // false: a placeholder remembering where a random read ended
+	used      uint64   // last use, for eviction
+}
+
+// Reader reads one object version. It is safe for concurrent use, and may be
+// shared by every open handle of the same object version: their reads then
+// share the fetched chunks.
 type Reader struct {
 	client objstore.Client
 	key    string
@@ -101,18 +119,14 @@ type Reader struct {
 	cfg    Config
 	budget *memory.Budget
 
-	mu        sync.Mutex
-	chunks    []*chunk // the stream: contiguous, ascending
-	next      int64    // end of the last scheduled chunk
-	nextSize  int64    // size of the next chunk to schedule
-	window    int64    // bytes to keep scheduled ahead of the reader
-	lastEnd   int64    // where the previous read ended (-1: none yet)
-	err       error    // sticky ErrChanged
-	closed    bool
-	inflight  sync.WaitGroup
-	streaming bool
+	mu       sync.Mutex
+	streams  []*stream
+	clock    uint64
+	err      error // sticky ErrChanged
+	closed   bool
+	inflight sync.WaitGroup
 
-	ctx    context.Context // GETs of the stream; cancelled by Close
+	ctx    context.Context // GETs of the streams; cancelled by Close
 	cancel context.CancelFunc
 }
 
@@ -124,7 +138,7 @@ func New(client objstore.Client, key, etag string, size int64, cfg Config, budge
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Reader{client: client, key: key, etag: etag, size: size, cfg: cfg.withDefaults(), budget: budget,
-		lastEnd: -1, ctx: ctx, cancel: cancel}
+		ctx: ctx, cancel: cancel}
 }
 
 // Size is the size of the object version being read.
@@ -168,31 +182,42 @@ func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte
 		r.mu.Unlock()
 		return nil, nil, errors.New("read after close")
 	}
-	if !r.inWindow(off) {
-		if off != 0 && off != r.lastEnd {
-			// A seek: drop the stream, fetch just these bytes.
-			r.resetLocked(off)
-			r.streaming = false
-			r.lastEnd = off + n
+	r.clock++
+	st := r.streamFor(off)
+	if st == nil || !st.inWindow(off) {
+		if off != 0 && (st == nil || off != st.lastEnd) {
+			// A seek: fetch just these bytes, and remember where they end.
+			r.dropStaleLocked()
+			if st == nil {
+				st = r.newStreamLocked()
+			}
+			r.resetLocked(st, off)
+			st.streaming = false
+			st.lastEnd = off + n
+			st.used = r.clock
 			r.mu.Unlock()
 			m, err := r.readDirect(ctx, p, off)
 			return p[:m], nop, err
 		}
-		r.resetLocked(off)
-		r.streaming = true
-		r.lastEnd = off
+		if st == nil {
+			st = r.newStreamLocked()
+		}
+		r.resetLocked(st, off)
+		st.streaming = true
+		st.lastEnd = off
 		if off != 0 {
 			// Sequential again after a seek: start from the size being read,
 			// not a full initial chunk, so that random reads split by the
 			// kernel into two requests do not each fetch a megabyte.
-			r.nextSize = min(max(roundUp(n, 64<<10), r.cfg.MinRandomRead), r.cfg.InitialChunk)
-			r.window = r.nextSize
+			st.nextSize = min(max(roundUp(n, 64<<10), r.cfg.MinRandomRead), r.cfg.InitialChunk)
+			st.window = st.nextSize
 		}
 	}
-	r.trimLocked(off)
-	r.scheduleLocked(off + n)
+	st.used = r.clock
+	r.trimLocked(st, off)
+	r.scheduleLocked(st, off+n)
 	var use []*chunk
-	for _, c := range r.chunks {
+	for _, c := range st.chunks {
 		if c.end > off && c.off < off+n {
 			c.refs++
 			use = append(use, c)
@@ -243,15 +268,15 @@ func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte
 		if errors.Is(err, ErrChanged) {
 			r.err = err
 		}
-		if c := r.chunkAt(off); c != nil && c.err != nil {
-			r.resetLocked(off) // retry with a fresh GET next time
+		if c := st.chunkAt(off); c != nil && c.err != nil {
+			r.resetLocked(st, off) // retry with a fresh GET next time
 		}
 		return nil, nil, err
 	}
-	if len(r.chunks) > 0 && off+n > r.chunks[0].end {
-		r.window = min(r.window*2, r.cfg.MaxWindow)
+	if len(st.chunks) > 0 && off+n > st.chunks[0].end {
+		st.window = min(st.window*2, r.cfg.MaxWindow)
 	}
-	r.lastEnd = max(r.lastEnd, off+n)
+	st.lastEnd = max(st.lastEnd, off+n)
 	if data != nil {
 		return data, sync.OnceFunc(unref), nil
 	}
@@ -262,16 +287,65 @@ func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte
 	return p, nop, nil
 }
 
-// inWindow reports whether off can be served by the current stream: from
-// the oldest chunk kept to a window past the last one scheduled (the
-// kernel's parallel read-ahead requests may arrive out of order).
-// REQUIRES(r.mu)
-func (r *Reader) inWindow(off int64) bool {
-	return r.streaming && len(r.chunks) > 0 && off >= r.chunks[0].off && off <= r.next+r.window
+// streamFor picks the stream for a read at off: one whose window holds it,
+// else one whose last read ended there, else nil. REQUIRES(r.mu)
+func (r *Reader) streamFor(off int64) *stream {
+	for _, st := range r.streams {
+		if st.inWindow(off) {
+			return st
+		}
+	}
+	for _, st := range r.streams {
+		if st.lastEnd == off {
+			return st
+		}
+	}
+	return nil
 }
 
-func (r *Reader) chunkAt(off int64) *chunk {
-	for _, c := range r.chunks {
+// dropStaleLocked ends the streams no read has used lately: a random reader
+// must not leave read-ahead in flight behind every place it visited. Streams
+// of readers going on (even several, interleaved) are used every few reads.
+// REQUIRES(r.mu)
+func (r *Reader) dropStaleLocked() {
+	keep := r.streams[:0]
+	for _, st := range r.streams {
+		if r.clock-st.used > 2*maxStreams {
+			r.resetLocked(st, 0)
+			continue
+		}
+		keep = append(keep, st)
+	}
+	r.streams = keep
+}
+
+// newStreamLocked adds a stream, dropping the least recently used one when
+// there are maxStreams already. REQUIRES(r.mu)
+func (r *Reader) newStreamLocked() *stream {
+	if len(r.streams) >= maxStreams {
+		lru := 0
+		for i, st := range r.streams {
+			if st.used < r.streams[lru].used {
+				lru = i
+			}
+		}
+		r.resetLocked(r.streams[lru], 0)
+		r.streams = append(r.streams[:lru], r.streams[lru+1:]...)
+	}
+	st := &stream{lastEnd: -1}
+	r.streams = append(r.streams, st)
+	return st
+}
+
+// inWindow reports whether off can be served by the stream: from the oldest
+// chunk kept to a window past the last one scheduled (the kernel's parallel
+// read-ahead requests may arrive out of order).
+func (st *stream) inWindow(off int64) bool {
+	return st.streaming && len(st.chunks) > 0 && off >= st.chunks[0].off && off <= st.next+st.window
+}
+
+func (st *stream) chunkAt(off int64) *chunk {
+	for _, c := range st.chunks {
 		if off >= c.off && off < c.end {
 			return c
 		}
@@ -279,50 +353,50 @@ func (r *Reader) chunkAt(off int64) *chunk {
 	return nil
 }
 
-// resetLocked drops the stream; a new one would start at off. REQUIRES(r.mu)
-func (r *Reader) resetLocked(off int64) {
-	for _, c := range r.chunks {
+// resetLocked empties the stream; a new one would start at off. REQUIRES(r.mu)
+func (r *Reader) resetLocked(st *stream, off int64) {
+	for _, c := range st.chunks {
 		c.dropped = true
 		if c.refs == 0 {
 			c.cancel() // nobody waits for it: stop the GET
 		}
 		r.freeIfUnusedLocked(c)
 	}
-	r.chunks = nil
-	r.next = off
-	r.nextSize = r.cfg.InitialChunk
-	r.window = r.cfg.InitialChunk
+	st.chunks = nil
+	st.next = off
+	st.nextSize = r.cfg.InitialChunk
+	st.window = r.cfg.InitialChunk
 }
 
 // trimLocked drops chunks that end more than one part behind off: a small
 // backward seek is still served. REQUIRES(r.mu)
-func (r *Reader) trimLocked(off int64) {
+func (r *Reader) trimLocked(st *stream, off int64) {
 	i := 0
-	for i < len(r.chunks)-1 && r.chunks[i].end <= off-r.cfg.PartSize {
-		r.chunks[i].dropped = true
-		r.freeIfUnusedLocked(r.chunks[i])
+	for i < len(st.chunks)-1 && st.chunks[i].end <= off-r.cfg.PartSize {
+		st.chunks[i].dropped = true
+		r.freeIfUnusedLocked(st.chunks[i])
 		i++
 	}
-	r.chunks = r.chunks[i:]
+	st.chunks = st.chunks[i:]
 }
 
 // scheduleLocked starts GETs until the stream covers need plus the window,
 // as far as the budget allows (the bytes up to need are always fetched).
 // REQUIRES(r.mu)
-func (r *Reader) scheduleLocked(need int64) {
-	target := min(r.size, need+r.window)
-	for r.next < target {
-		size := min(r.nextSize, r.size-r.next)
-		if r.next < need {
+func (r *Reader) scheduleLocked(st *stream, need int64) {
+	target := min(r.size, need+st.window)
+	for st.next < target {
+		size := min(st.nextSize, r.size-st.next)
+		if st.next < need {
 			r.budget.Overdraw(size)
 		} else if !r.budget.TryReserve(size) {
 			return // memory pressure: prefetch less
 		}
 		ctx, cancel := context.WithCancel(r.ctx)
-		c := &chunk{off: r.next, end: r.next + size, reserved: size, done: make(chan struct{}), cancel: cancel}
-		r.chunks = append(r.chunks, c)
-		r.next = c.end
-		r.nextSize = min(r.nextSize*2, r.cfg.PartSize)
+		c := &chunk{off: st.next, end: st.next + size, reserved: size, done: make(chan struct{}), cancel: cancel}
+		st.chunks = append(st.chunks, c)
+		st.next = c.end
+		st.nextSize = min(st.nextSize*2, r.cfg.PartSize)
 		r.inflight.Add(1)
 		go r.fetch(ctx, c)
 	}
@@ -412,7 +486,10 @@ func (r *Reader) get(ctx context.Context, buf []byte, off int64) error {
 func (r *Reader) Close() {
 	r.mu.Lock()
 	r.closed = true
-	r.resetLocked(0)
+	for _, st := range r.streams {
+		r.resetLocked(st, 0)
+	}
+	r.streams = nil
 	r.mu.Unlock()
 	r.cancel()
 	r.inflight.Wait()

@@ -342,7 +342,31 @@ func TestRandomReadsSplitInTwoStayRightSized(t *testing.T) {
 		f.read(t, off+128<<10, 128<<10)
 	}
 	f.r.Close()
-	if peak := f.budget.Peak(); peak > 1<<20 {
+	// Each recent place keeps at most a little over a megabyte until its
+	// stream goes stale; a megabyte stream per split read would be 50+ MiB.
+	if peak := f.budget.Peak(); peak > maxStreams*1536<<10 {
 		t.Fatalf("split random reads held up to %d bytes of read-ahead", peak)
+	}
+}
+
+// Readers in step (the kernel sends each page once, through whichever
+// handle missed it first) share one stream; readers far apart each keep
+// their own.
+func TestSharedReaderServesSeveralReaders(t *testing.T) {
+	f := newFixture(t, 64<<20, Config{}, 1<<30)
+	for off := int64(0); off < 32<<20; off += 1 << 20 {
+		f.read(t, off, 1<<20)
+	}
+	inStep := f.store.Count("Get")
+	for off := int64(0); off < 16<<20; off += 1 << 20 { // two readers far apart, interleaved
+		f.read(t, off, 1<<20)
+		f.read(t, 40<<20+off, 1<<20)
+	}
+	f.r.Close()
+	if gets := f.store.Count("Get") - inStep; gets > 20 {
+		t.Fatalf("%d GETs for two interleaved sequential readers: their streams thrash", gets)
+	}
+	if used := f.budget.Used(); used != 0 {
+		t.Fatalf("budget leak: %d", used)
 	}
 }
