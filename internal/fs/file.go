@@ -19,8 +19,7 @@ type Handle struct {
 
 	mu sync.Mutex // serializes the handle's operations; see LOCK ORDERING
 
-	reader *prefetch.Reader // read handles (shared by the handles of one version)
-	shared *sharedReader
+	shared *sharedReader // read handles: the version's read-ahead, shared by its handles
 	// KeepCache tells the kernel it may keep the file's cached pages: they
 	// are of the very version (ETag) this handle reads.
 	KeepCache bool
@@ -222,7 +221,7 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 		in.shared = sh // handles of an older version keep theirs
 	}
 	sh.refs++
-	return &Handle{in: in, KeepCache: keep, reader: sh.r, shared: sh}, nil
+	return &Handle{in: in, KeepCache: keep, shared: sh}, nil
 }
 
 // readWindow is the most one reader prefetches: 8 parts, and no more than
@@ -251,10 +250,10 @@ func (f *FS) Read(ctx context.Context, h *Handle, dest []byte, off int64) (int, 
 // handle's read-ahead buffers, valid until release is called (exactly once,
 // when err is nil); otherwise it is dest.
 func (f *FS) ReadView(ctx context.Context, h *Handle, dest []byte, off int64) (data []byte, release func(), err error) {
-	if h.reader == nil {
+	if h.shared == nil {
 		return nil, nil, errorf(syscall.EBADF, "read %q: the file is open for writing only", h.in.key)
 	}
-	data, release, err = h.reader.ReadView(ctx, dest, off)
+	data, release, err = h.shared.r.ReadView(ctx, dest, off)
 	if err != nil {
 		if errors.Is(err, prefetch.ErrChanged) ||
 			errors.Is(err, objstore.ErrNotFound) || errors.Is(err, objstore.ErrPreconditionFailed) {

@@ -84,7 +84,7 @@ func (f *FS) Fsync(ctx context.Context, h *Handle) error {
 // Release is the last close of the handle. A deferred upload completes here;
 // its error can only be logged, since no system call is waiting for it.
 func (f *FS) Release(ctx context.Context, h *Handle) error {
-	if h.reader != nil {
+	if h.shared != nil {
 		f.mu.Lock()
 		h.in.readers--
 		h.shared.refs--
@@ -94,7 +94,7 @@ func (f *FS) Release(ctx context.Context, h *Handle) error {
 		}
 		f.mu.Unlock()
 		if last {
-			h.reader.Close()
+			h.shared.r.Close()
 		}
 		return nil
 	}

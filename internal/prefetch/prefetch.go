@@ -249,22 +249,11 @@ func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	unref := func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		for _, c := range use {
-			c.refs--
-			r.freeIfUnusedLocked(c)
-		}
-	}
 	if err == nil && copied != n {
 		err = fmt.Errorf("internal error: read %d of %d bytes at %d", copied, n, off)
 	}
 	if err != nil {
-		for _, c := range use {
-			c.refs--
-			r.freeIfUnusedLocked(c)
-		}
+		r.unrefLocked(use)
 		if errors.Is(err, ErrChanged) {
 			r.err = err
 		}
@@ -278,13 +267,23 @@ func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte
 	}
 	st.lastEnd = max(st.lastEnd, off+n)
 	if data != nil {
-		return data, sync.OnceFunc(unref), nil
+		return data, sync.OnceFunc(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.unrefLocked(use)
+		}), nil
 	}
+	r.unrefLocked(use)
+	return p, nop, nil
+}
+
+// unrefLocked ends the reads' use of chunks, freeing those already dropped.
+// REQUIRES(r.mu)
+func (r *Reader) unrefLocked(use []*chunk) {
 	for _, c := range use {
 		c.refs--
 		r.freeIfUnusedLocked(c)
 	}
-	return p, nop, nil
 }
 
 // streamFor picks the stream for a read at off: one whose window holds it,

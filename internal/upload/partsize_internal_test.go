@@ -73,9 +73,9 @@ func TestNewClampsArguments(t *testing.T) {
 		{8 * mib, 16, 8 * mib, 16},
 	} {
 		w := New(memstore.New("b"), "k", tc.partSize, tc.maxInFlight, nil)
-		if w.partSize != tc.wantPart || w.maxInFlight != tc.wantMaxInFlight || cap(w.sem) != tc.wantMaxInFlight {
-			t.Errorf("New(%d, %d): part size %d, maxInFlight %d, semaphore %d; want %d and %d",
-				tc.partSize, tc.maxInFlight, w.partSize, w.maxInFlight, cap(w.sem), tc.wantPart, tc.wantMaxInFlight)
+		if w.partSize != tc.wantPart || cap(w.sem) != tc.wantMaxInFlight {
+			t.Errorf("New(%d, %d): part size %d, in flight %d; want %d and %d",
+				tc.partSize, tc.maxInFlight, w.partSize, cap(w.sem), tc.wantPart, tc.wantMaxInFlight)
 		}
 		if w.nextPart != 1 || w.Size() != 0 || w.Err() != nil {
 			t.Errorf("New: next part %d, size %d, err %v", w.nextPart, w.Size(), w.Err())

@@ -47,12 +47,11 @@ var ErrFinished = errors.New("upload already finished")
 // concurrently (the file handle serializes them); background part uploads
 // are internal.
 type Writer struct {
-	client      objstore.Client
-	key         string
-	partSize    int64
-	maxInFlight int
-	log         *slog.Logger
-	budget      *memory.Budget
+	client   objstore.Client
+	key      string
+	partSize int64
+	log      *slog.Logger
+	budget   *memory.Budget
 
 	buf      []byte // the part being filled
 	reserved int64  // budget bytes held for buf
@@ -87,7 +86,7 @@ func New(client objstore.Client, key string, partSize int64, maxInFlight int, lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Writer{client: client, key: key, partSize: partSize, maxInFlight: maxInFlight, log: log,
+	w := &Writer{client: client, key: key, partSize: partSize, log: log,
 		nextPart: 1, sem: make(chan struct{}, maxInFlight)}
 	for _, o := range opts {
 		o(w)
