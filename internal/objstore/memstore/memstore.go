@@ -346,7 +346,6 @@ func (s *Store) List(ctx context.Context, in objstore.ListInput) (objstore.ListO
 
 	var out objstore.ListOutput
 	n := 0
-	lastPrefix := ""
 	keys := s.sortedKeysLocked()
 	start, _ := slices.BinarySearch(keys, in.Prefix)
 	for _, key := range keys[start:] {
@@ -362,9 +361,6 @@ func (s *Store) List(ctx context.Context, in objstore.ListInput) (objstore.ListO
 				cp = key[:len(in.Prefix)+i+len(in.Delimiter)]
 			}
 		}
-		if cp != "" && cp == lastPrefix {
-			continue // rolled up into the prefix just emitted
-		}
 		if n == maxKeys {
 			// There is at least one more entry: the page is truncated.
 			out.NextContinuationToken = encodeToken(marker, markerIsPrefix)
@@ -373,8 +369,7 @@ func (s *Store) List(ctx context.Context, in objstore.ListInput) (objstore.ListO
 		n++
 		if cp != "" {
 			out.CommonPrefixes = append(out.CommonPrefixes, cp)
-			lastPrefix = cp
-			marker, markerIsPrefix = cp, true
+			marker, markerIsPrefix = cp, true // later keys under cp are skipped above
 		} else {
 			out.Objects = append(out.Objects, info(key, s.objects[key]))
 			marker, markerIsPrefix = key, false

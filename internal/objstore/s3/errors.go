@@ -117,10 +117,7 @@ func classify(err error) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		if kind, known := errorCodes[apiErr.ErrorCode()]; known {
-			if kind != nil {
-				return kind
-			}
-			return nil
+			return kind
 		}
 	}
 	// The SDK also wraps send failures in a ResponseError, with status 0.
@@ -141,16 +138,14 @@ func classify(err error) error {
 
 func isNetworkError(err error) bool {
 	var (
-		netErr     net.Error
-		opErr      *net.OpError
-		dnsErr     *net.DNSError
+		netErr     net.Error // *net.OpError and *net.DNSError included
 		verifyErr  *tls.CertificateVerificationError
 		recordErr  tls.RecordHeaderError
 		unknownCA  x509.UnknownAuthorityError
 		hostErr    x509.HostnameError
 		invalidErr x509.CertificateInvalidError
 	)
-	return errors.As(err, &netErr) || errors.As(err, &opErr) || errors.As(err, &dnsErr) ||
+	return errors.As(err, &netErr) ||
 		errors.As(err, &verifyErr) || errors.As(err, &recordErr) || errors.As(err, &unknownCA) ||
 		errors.As(err, &hostErr) || errors.As(err, &invalidErr)
 }

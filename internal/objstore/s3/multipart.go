@@ -111,12 +111,15 @@ func (c *Client) uploadPayloadOptions() []func(*s3.Options) {
 	if !c.checksums {
 		return nil
 	}
-	return []func(*s3.Options){s3.WithAPIOptions(func(stack *middleware.Stack) error {
-		// First in the finalize step: the checksum middleware then computes
-		// only the CRC32C, and the SHA-256 middleware finds the hash set.
-		return stack.Finalize.Add(unsignedPayload, middleware.Before)
-	})}
+	return unsignedPayloadOptions
 }
+
+// unsignedPayloadOptions is built once, not on every upload.
+var unsignedPayloadOptions = []func(*s3.Options){s3.WithAPIOptions(func(stack *middleware.Stack) error {
+	// First in the finalize step: the checksum middleware then computes
+	// only the CRC32C, and the SHA-256 middleware finds the hash set.
+	return stack.Finalize.Add(unsignedPayload, middleware.Before)
+})}
 
 var unsignedPayload = middleware.FinalizeMiddlewareFunc("bucketfs:UnsignedPayload",
 	func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {

@@ -193,10 +193,7 @@ func (c *Client) Get(ctx context.Context, in objstore.GetInput) (*objstore.GetOu
 			out.Body.Close()
 			return nil, c.wrap("GET", in.Key, err)
 		}
-		res.Offset, res.Length, res.Info.Size = start, end-start+1, size
-		if size < 0 { // "bytes a-b/*": total unknown
-			res.Info.Size = -1
-		}
+		res.Offset, res.Length, res.Info.Size = start, end-start+1, size // size -1: "bytes a-b/*", total unknown
 		return res, nil
 	}
 	// A 200 without Content-Range is the whole object: either we sent no
