@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -474,5 +475,36 @@ func TestKernelCacheKeptOnlyForTheSameVersion(t *testing.T) {
 	e.fs.Release(ctx, w)
 	if open() {
 		t.Fatal("open after an overwrite kept the old pages")
+	}
+}
+
+// killedPid stands for a process that a signal killed mid-write.
+const killedPid = 666
+
+func TestCloseByAKilledProcessPublishesNothing(t *testing.T) {
+	e := newEnv(t, nil)
+	_, h, err := e.fs.Create(ctx, RootIno, "f", syscall.O_WRONLY|syscall.O_CREAT, killedPid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.Write(ctx, h, pattern(6<<20), 0); err != nil { // a multipart upload has started
+		t.Fatal(err)
+	}
+	if e.store.Count("CreateMultipartUpload") != 1 {
+		t.Fatal("no multipart upload started")
+	}
+	wantErrno(t, e.fs.Flush(ctx, h, killedPid), syscall.EIO)
+	e.fs.Release(ctx, h)
+	if keys := e.store.Keys(); len(keys) != 0 || e.store.PendingUploads() != 0 {
+		t.Fatalf("after the writer was killed: keys %v, pending uploads %d", keys, e.store.PendingUploads())
+	}
+}
+
+func TestProcKilledReadsThisProcess(t *testing.T) {
+	if procKilled(uint32(os.Getpid())) {
+		t.Fatal("a live process reported as killed")
+	}
+	if procKilled(1 << 30) {
+		t.Fatal("a missing process reported as killed")
 	}
 }

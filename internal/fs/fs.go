@@ -91,6 +91,7 @@ type FS struct {
 	log     *slog.Logger
 	now     func() time.Time
 	tgid    func(pid uint32) uint32 // thread id → process id, for close() of dup'd descriptors
+	killed  func(pid uint32) bool   // the thread is exiting because a signal killed it
 	started time.Time
 	budget  *memory.Budget // shared by every reader's read-ahead and writer's parts
 
@@ -120,6 +121,7 @@ func New(client objstore.Client, cfg Config) *FS {
 		log:     cfg.Logger,
 		now:     time.Now,
 		tgid:    procTgid,
+		killed:  procKilled,
 		inodes:  map[uint64]*inode{},
 		nextIno: RootIno + 1,
 		writers: map[*Handle]bool{},

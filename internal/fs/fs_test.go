@@ -51,6 +51,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	f.now = c.now
 	f.tgid = func(pid uint32) uint32 { return pid }
+	f.killed = func(pid uint32) bool { return pid == killedPid }
 	return &env{t: t, fs: f, store: store, fault: fault, clock: c}
 }
 

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -60,7 +61,14 @@ func (f *FS) Flush(ctx context.Context, h *Handle, pid uint32) error {
 	if h.finished {
 		return h.resultErr()
 	}
-	if h.writer.Size() == 0 || f.tgid(pid) != h.openPid {
+	sameProcess := f.tgid(pid) == h.openPid
+	if sameProcess && f.killed(pid) {
+		// The kernel closes the files of a process a signal killed: that
+		// close must not publish what it had written so far.
+		f.finishLocked(h, errors.New("the writing process was killed before it closed the file"))
+		return h.resultErr()
+	}
+	if h.writer.Size() == 0 || !sameProcess {
 		h.flushed = true
 		return nil
 	}
@@ -183,6 +191,28 @@ func (f *FS) Shutdown() {
 		}
 		h.mu.Unlock()
 	}
+}
+
+// procKilled reports whether thread pid is exiting because a signal killed
+// it: /proc/PID/stat shows PF_EXITING in its flags (field 9) and a signal in
+// its exit code (field 52) while the kernel closes its files.
+func procKilled(pid uint32) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
+	if i < 0 || i+2 > len(b) {
+		return false
+	}
+	f := strings.Fields(string(b[i+2:])) // f[0] is field 3
+	if len(f) < 50 {
+		return false
+	}
+	flags, err1 := strconv.ParseUint(f[9-3], 10, 64)
+	code, err2 := strconv.ParseInt(f[52-3], 10, 64)
+	const pfExiting = 0x4
+	return err1 == nil && err2 == nil && flags&pfExiting != 0 && code&0x7f != 0
 }
 
 // procTgid maps a thread id to its process id (thread group) via /proc, so

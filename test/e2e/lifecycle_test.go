@@ -219,6 +219,36 @@ func TestUploadFailureIsEIOAtClose(t *testing.T) {
 	}
 }
 
+// A writing program killed with SIGKILL: the kernel closes its file, and that
+// close must not publish the half-written object.
+func TestKilledWriterLeavesNoObject(t *testing.T) {
+	m := mount(t, nil)
+	cmd := exec.Command("dd", "if=/dev/urandom", "of="+m.path("half.bin"), "bs=1M", "count=200")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := os.Stat(m.path("half.bin")); err == nil && st.Size() >= 12<<20 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, err := os.Stat(m.path("half.bin")); err != nil || st.Size() < 12<<20 || st.Size() >= 200<<20 {
+		t.Fatalf("dd did not get part way: %v %v", st, err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	time.Sleep(300 * time.Millisecond) // the kernel's release of the killed process's file
+	if keys := m.keys(); len(keys) != 0 {
+		t.Fatalf("objects after the writer was killed: %v", keys)
+	}
+	if _, err := os.Stat(m.path("half.bin")); !os.IsNotExist(err) {
+		t.Fatalf("stat after the writer was killed: %v", err)
+	}
+}
+
+// The bucketfs process itself killed mid-upload: nothing is completed.
 func TestSIGKILLMidWriteLeavesNoObject(t *testing.T) {
 	m := mount(t, nil)
 	f, err := os.Create(m.path("killed.bin"))
