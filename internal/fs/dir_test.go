@@ -1,12 +1,14 @@
 package fs
 
 import (
+	"context"
 	"fmt"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bucketfs/bucketfs/internal/metadata"
+	"github.com/bucketfs/bucketfs/internal/objstore"
 )
 
 func TestDirectoryShadowsFileOfSameName(t *testing.T) {
@@ -297,19 +299,38 @@ func TestUnsupportedOperations(t *testing.T) {
 
 func TestMtimeIsStableAcrossHEADAndLIST(t *testing.T) {
 	e := newEnv(t, nil)
+	e.fs.client = &milliList{e.fault} // LIST in milliseconds, HEAD in seconds, as S3 does
 	e.store.PutObject("d/f", []byte("x"))
 	d := e.mustResolve("d")
 	listed, err := e.fs.ReadDir(ctx, d.Ino)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a1, _ := e.fs.Getattr(ctx, listed[2].Ino) // from the listing
+	a1, err := e.fs.Getattr(ctx, listed[2].Ino) // from the listing
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads := e.store.Count("Head")
 	e.clock.add(time.Second)
 	a2, err := e.fs.Getattr(ctx, listed[2].Ino) // refreshed by HEAD+LIST lookup
 	if err != nil {
 		t.Fatal(err)
 	}
+	if e.store.Count("Head") != heads+1 {
+		t.Fatal("the second stat did not ask S3")
+	}
 	if !a1.Mtime.Equal(a2.Mtime) || a1.Mtime.Nanosecond() != 0 {
 		t.Fatalf("mtime %v then %v: must be whole seconds and stable", a1.Mtime, a2.Mtime)
 	}
+}
+
+// milliList reports LastModified with 123 ms more in listings than HEAD does.
+type milliList struct{ objstore.Client }
+
+func (m *milliList) List(ctx context.Context, in objstore.ListInput) (objstore.ListOutput, error) {
+	out, err := m.Client.List(ctx, in)
+	for i := range out.Objects {
+		out.Objects[i].LastModified = out.Objects[i].LastModified.Add(123 * time.Millisecond)
+	}
+	return out, err
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bucketfs/bucketfs/internal/objstore"
 )
 
 func TestSequentialAndRandomReads(t *testing.T) {
@@ -213,13 +212,18 @@ func TestOpenAfterDeferredCloseCompletesUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.fs.Write(ctx, h, []byte("abc"), 0)
+	if _, err := e.fs.Write(ctx, h, []byte("abc"), 0); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.fs.Flush(ctx, h, 99); err != nil { // deferred: another process
 		t.Fatal(err)
 	}
 	r, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 8)
 	if err != nil {
 		t.Fatalf("open after deferred close: %v", err)
+	}
+	if got, ok := e.store.Object("f"); !ok || string(got) != "abc" {
+		t.Fatal("the open did not complete the deferred upload")
 	}
 	buf := make([]byte, 10)
 	n, err := e.fs.Read(ctx, r, buf, 0)
@@ -383,8 +387,16 @@ func TestOneWriterAtATime(t *testing.T) {
 func TestShutdownAbortsOpenUploads(t *testing.T) {
 	e := newEnv(t, nil)
 	_, h, _ := e.fs.Create(ctx, RootIno, "f", syscall.O_WRONLY|syscall.O_CREAT, 1)
-	e.fs.Write(ctx, h, pattern(7<<20), 0)
+	if _, err := e.fs.Write(ctx, h, pattern(7<<20), 0); err != nil {
+		t.Fatal(err)
+	}
+	if e.store.Count("CreateMultipartUpload") != 1 {
+		t.Fatal("no multipart upload started before the shutdown")
+	}
 	e.fs.Shutdown()
+	if e.store.Count("AbortMultipartUpload") != 1 {
+		t.Fatal("the multipart upload was not aborted")
+	}
 	if e.store.PendingUploads() != 0 || len(e.store.Keys()) != 0 {
 		t.Fatalf("pending %d, keys %v", e.store.PendingUploads(), e.store.Keys())
 	}
@@ -395,7 +407,15 @@ func TestSyncFlagsRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	_, _, err := e.fs.Create(ctx, RootIno, "f", syscall.O_WRONLY|syscall.O_SYNC, 1)
 	wantErrno(t, err, syscall.EINVAL)
-	_ = objstore.ErrNotFound
+	_, _, err = e.fs.Create(ctx, RootIno, "g", syscall.O_WRONLY|syscall.O_DSYNC, 1)
+	wantErrno(t, err, syscall.EINVAL)
+	e = newEnv(t, func(c *Config) { c.AllowOverwrite = true })
+	e.store.PutObject("f", []byte("x"))
+	_, err = e.fs.Open(ctx, e.mustResolve("f").Ino, syscall.O_WRONLY|syscall.O_TRUNC|syscall.O_DSYNC, 1)
+	wantErrno(t, err, syscall.EINVAL)
+	if got, _ := e.store.Object("f"); string(got) != "x" {
+		t.Fatal("the object changed")
+	}
 }
 
 func TestOpenAfterTTLPinsTheNewVersionWithOneHEAD(t *testing.T) {
