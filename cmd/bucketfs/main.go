@@ -117,11 +117,7 @@ func runCSI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bucketfs csi: %s\n", err)
 		return 2
 	}
-	level := slog.LevelInfo
-	if opts.Debug {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := mount.NewLogger(stderr, opts.Debug)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d := csi.New(opts, &csi.SystemMounter{Path: opts.BucketfsPath}, logger, version)

@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 func TestSequentialAndRandomReads(t *testing.T) {

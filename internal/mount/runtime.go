@@ -5,17 +5,13 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
-
-	"github.com/bucketfs/bucketfs/internal/memory"
 )
 
 // tuneRuntime keeps the Go heap near the memory target: buffers are recycled
 // through pools, and a soft memory limit makes the garbage collector work
-// harder before the process grows past target plus headroom.
+// harder before the process grows past target plus headroom. target is the
+// core's resolved budget (fs.New has applied the default).
 func tuneRuntime(target int64, logger *slog.Logger) {
-	if target <= 0 {
-		target = memory.DefaultTarget()
-	}
 	limit := target + 64<<20 // room for the runtime, metadata and in-flight FUSE buffers
 	debug.SetMemoryLimit(limit)
 	logger.Debug("memory target", "target_bytes", target, "go_memory_limit_bytes", limit)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func TestFstabLines(t *testing.T) {
 		t.Errorf("cat = %q", got)
 	}
 	ro.shFails("touch new.txt", "Read-only file system")
-	if !strings.Contains(mountOptions(t, roDir), "ro") {
+	if !slices.Contains(strings.Split(mountOptions(t, roDir), ","), "ro") {
 		t.Errorf("read-only mount has options %q", mountOptions(t, roDir))
 	}
 	for _, dir := range []string{rwDir, roDir} {

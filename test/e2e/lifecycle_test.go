@@ -16,6 +16,9 @@ func TestMountReturnsOnceLiveAndUnmounts(t *testing.T) {
 	for _, how := range []string{"bucketfs", "umount", "fusermount3"} {
 		t.Run(how, func(t *testing.T) {
 			m := mount(t, map[string]string{"f.txt": "x"})
+			if len(daemonsFor(m.dir)) == 0 {
+				t.Fatal("no bucketfs process serves the mount")
+			}
 			// The mount is serving the moment `bucketfs mount` returned.
 			if out := m.mustSh("cat f.txt"); out != "x" {
 				t.Fatalf("cat = %q", out)
@@ -162,7 +165,8 @@ func TestClearErrors(t *testing.T) {
 		{"mount point not a directory", srv.Env(), append([]string{"mount", bucket, file}, mountArgs(srv)...), "not a directory"},
 		{"unknown flag", srv.Env(), append([]string{"mount", bucket, dir, "--no-such-flag"}, mountArgs(srv)...), "--no-such-flag"},
 		{"bad flag value", srv.Env(), append([]string{"mount", bucket, dir, "--uid", "abc"}, mountArgs(srv)...), "--uid"},
-		{"bad bucket name", srv.Env(), append([]string{"mount", "Bad_Bucket!", dir}, mountArgs(srv)...), "bucket"},
+		// Refused before any request: the unreachable endpoint is never tried.
+		{"bad bucket name", srv.Env(), []string{"mount", "Bad_Bucket!", dir, "--endpoint-url", "http://127.0.0.1:1"}, "invalid bucket name"},
 		{"missing arguments", srv.Env(), []string{"mount", bucket}, "usage"},
 	}
 	for _, c := range cases {
