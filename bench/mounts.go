@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bucketfs/bucketfs/internal/mount"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,11 +159,8 @@ func mountFresh(ctx context.Context, t *tool, dir, job string) (*mounted, error)
 // unmount unmounts and waits for the serving process to exit (killing it
 // after 20 s).
 func (mt *mounted) unmount() {
-	if isMounted(mt.dir) {
-		ctx := context.Background()
-		if _, err := run(ctx, cmdSpec{name: "fusermount3", args: []string{"-u", mt.dir}, timeout: 30 * time.Second}); err != nil {
-			_, _ = run(ctx, cmdSpec{name: "umount", args: []string{"-l", mt.dir}, timeout: 30 * time.Second})
-		}
+	if isMounted(mt.dir) && mount.Unmount(mt.dir, false) != nil {
+		_ = mount.Unmount(mt.dir, true)
 	}
 	pid := mt.pid
 	if pid == 0 && mt.cmd != nil && mt.cmd.Process != nil {
@@ -260,7 +258,8 @@ func findServer(bin, dir string) int {
 			continue
 		}
 		env, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "environ"))
-		if bytes.Contains(env, []byte("\x00BUCKETFS_DAEMON_CHILD=1\x00")) || bytes.HasPrefix(env, []byte("BUCKETFS_DAEMON_CHILD=1\x00")) {
+		marker := []byte(mount.ChildEnv + "=1\x00")
+		if bytes.Contains(env, append([]byte("\x00"), marker...)) || bytes.HasPrefix(env, marker) {
 			return pid
 		}
 		if pid > best {

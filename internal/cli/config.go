@@ -386,7 +386,7 @@ func (c *MountConfig) Validate() error {
 		case errors.Is(err, fs.ErrNotExist):
 			return fmt.Errorf("CA bundle %s does not exist", c.S3.CABundle)
 		case err != nil:
-			return fmt.Errorf("CA bundle %s: %w", c.S3.CABundle, unwrapPath(err))
+			return fmt.Errorf("CA bundle %s: %w", c.S3.CABundle, UnwrapPath(err))
 		case !st.Mode().IsRegular():
 			return fmt.Errorf("CA bundle %s is not a file", c.S3.CABundle)
 		}
@@ -396,7 +396,7 @@ func (c *MountConfig) Validate() error {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
-			return fmt.Errorf("log directory %s: %w", c.LogDirectory, unwrapPath(err))
+			return fmt.Errorf("log directory %s: %w", c.LogDirectory, UnwrapPath(err))
 		case !st.IsDir():
 			return fmt.Errorf("log directory %s is not a directory", c.LogDirectory)
 		}
@@ -416,16 +416,16 @@ func checkMountPoint(dir string) error {
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("mount point %s is not accessible: permission denied", dir)
 	case err != nil:
-		return fmt.Errorf("mount point %s: %w", dir, unwrapPath(err))
+		return fmt.Errorf("mount point %s: %w", dir, UnwrapPath(err))
 	case !st.IsDir():
 		return fmt.Errorf("mount point %s is not a directory", dir)
 	}
 	return nil
 }
 
-// unwrapPath drops the "stat /path:" part of a *fs.PathError, whose path the
+// UnwrapPath drops the "stat /path:" part of a *fs.PathError, whose path the
 // caller already names.
-func unwrapPath(err error) error {
+func UnwrapPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err

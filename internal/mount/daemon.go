@@ -96,7 +96,7 @@ func Run(ctx context.Context, cfg *cli.MountConfig, opts Options) error {
 
 func runForeground(ctx context.Context, cfg *cli.MountConfig, opts Options, mounted func()) error {
 	var w io.Writer = opts.Stderr
-	if cfg.LogDirectory != "" && !cfg.NoLog {
+	if cfg.LogDirectory != "" {
 		f, err := createLogFile(cfg.LogDirectory, time.Now())
 		if err != nil {
 			return err
@@ -130,7 +130,7 @@ func runBackground(ctx context.Context, cfg *cli.MountConfig, opts Options) erro
 	}
 	defer out.Close()
 	logHint := ""
-	if cfg.LogDirectory != "" && !cfg.NoLog {
+	if cfg.LogDirectory != "" {
 		f, err := createLogFile(cfg.LogDirectory, time.Now())
 		if err != nil {
 			return err
@@ -203,7 +203,7 @@ func RunChild(parse func() (*cli.MountConfig, error), opts Options) error {
 	}
 	_ = os.Chdir("/") // do not keep the caller's directory busy
 	var w io.Writer
-	if cfg.LogDirectory != "" && !cfg.NoLog {
+	if cfg.LogDirectory != "" {
 		w = os.Stderr // the log file the parent opened
 	}
 	sigs := make(chan os.Signal, 1)

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/bucketfs/bucketfs/internal/cli"
 )
 
 // NewLogger returns the process logger: slog's text format on w, at debug
@@ -30,7 +32,7 @@ func NewLogger(w io.Writer, debug bool) *slog.Logger {
 // file is never reused: a numbered name is tried instead.
 func createLogFile(dir string, now time.Time) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("cannot create log directory %s: %w", dir, unwrapPath(err))
+		return nil, fmt.Errorf("cannot create log directory %s: %w", dir, cli.UnwrapPath(err))
 	}
 	base := "bucketfs-" + now.UTC().Format("2006-01-02T15-04-05Z")
 	for i := 0; i < 100; i++ {
@@ -43,19 +45,9 @@ func createLogFile(dir string, now time.Time) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("cannot create a log file in %s: %w", dir, unwrapPath(err))
+			return nil, fmt.Errorf("cannot create a log file in %s: %w", dir, cli.UnwrapPath(err))
 		}
 		return f, nil
 	}
 	return nil, fmt.Errorf("cannot create a log file in %s: too many log files named %s*", dir, base)
-}
-
-// unwrapPath drops the "op /path:" part of a *fs.PathError whose path the
-// message already names.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -78,14 +78,19 @@ func Real(newClient ClientFactory) MountFunc {
 		}
 		sess := &fuseSession{srv: srv, core: core, stopProfile: stopProfile}
 		if err := probe(cfg.MountPoint, uint64(before.Dev), ProbeTimeout); err != nil {
-			if uerr := srv.Unmount(); uerr == nil {
-				srv.Wait()
-			}
-			sess.Close()
+			teardown(sess)
 			return nil, err
 		}
 		return sess, nil
 	}
+}
+
+// teardown unmounts s, waits for it when the unmount was accepted, and closes it.
+func teardown(s Session) {
+	if s.Unmount() == nil {
+		s.Wait()
+	}
+	s.Close()
 }
 
 // fuseSession is a Session over the real FUSE server and core.

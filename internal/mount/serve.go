@@ -90,10 +90,7 @@ func abandonMount(cancel context.CancelFunc, results <-chan mountResult, logger 
 	logger.Info(reason + "; giving up")
 	cancel()
 	if r := <-results; r.err == nil && r.sess != nil {
-		if err := r.sess.Unmount(); err == nil {
-			r.sess.Wait()
-		}
-		r.sess.Close()
+		teardown(r.sess)
 	}
 	return mountResult{err: errors.New(reason)}
 }
