@@ -163,3 +163,21 @@ func TestPrefixMounts(t *testing.T) {
 	}
 	_ = objstore.ErrNotFound
 }
+
+// Names found missing are trusted for the negative TTL: 0.1 s by default,
+// longer with --negative-metadata-ttl (the kernel is given the same timeout).
+func TestNegativeMetadataTTL(t *testing.T) {
+	m := mount(t, nil)
+	m.shFails("stat -c %s late.txt", "No such file")
+	m.put("late.txt", "here")
+	time.Sleep(300 * time.Millisecond)
+	if out := m.mustSh("cat late.txt"); out != "here" {
+		t.Fatalf("after the default negative TTL: %q", out)
+	}
+
+	m = mount(t, nil, "--negative-metadata-ttl", "5")
+	m.shFails("stat -c %s late.txt", "No such file")
+	m.put("late.txt", "here")
+	time.Sleep(300 * time.Millisecond)
+	m.shFails("cat late.txt", "No such file") // still within the 5 s negative TTL
+}
