@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// DefaultSmallFileMax is the default Config.SmallFileMax: 64 KiB costs a
+// large object little more than a HEAD, and covers typical small files
+// (configuration, JSON, text, thumbnails).
+const DefaultSmallFileMax = 64 << 10
+
 // Config is the file-system behaviour chosen at mount time.
 type Config struct {
 	// Prefix is the key prefix the mount's root maps to: "" or ending in "/".
@@ -24,6 +29,12 @@ type Config struct {
 	ReadPartSize  int64 // ranged GET size for reads
 	WritePartSize int64 // multipart part size for writes
 	MaxThreads    int   // upper bound of concurrent S3 requests per handle
+
+	// SmallFileMax: a lookup (or the stat of an open after the TTL) of a
+	// file fetches its first SmallFileMax bytes with one GET instead of a
+	// HEAD, so a file that small is read with no further request. 0 means
+	// DefaultSmallFileMax; negative means HEAD only.
+	SmallFileMax int64
 
 	// MemoryTarget bounds the bytes held by read-ahead and upload buffers
 	// (--memory-target); 0 means memory.DefaultTarget().

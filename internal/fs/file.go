@@ -98,6 +98,7 @@ func (f *FS) newWriterLocked(in *inode, pid uint32) *Handle {
 	in.writer = h
 	in.size = 0
 	in.cachedETag = "" // new contents: the next read open drops cached pages
+	f.dropContentLocked(in)
 	f.writers[h] = true
 	return h
 }
@@ -191,16 +192,20 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 	key := in.key
 	f.mu.Unlock()
 
-	var fresh *objstore.ObjectInfo
+	type stat struct {
+		info objstore.ObjectInfo
+		data []byte
+	}
+	var fresh *stat
 	if expired {
 		// Pin the read to the object's current version, not a stale stat.
-		// The kernel has just resolved the name to this file, so one HEAD
+		// The kernel has just resolved the name to this file, so one stat
 		// is enough (no LIST for a directory of the same name).
-		info, err := f.client.Head(ctx, key)
+		info, data, err := metadata.Stat(ctx, f.client, key, f.statMax())
 		if err != nil {
 			return nil, wrapf(0, err, "open %q", key)
 		}
-		fresh = &info
+		fresh = &stat{info, data}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -208,16 +213,22 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 		return nil, errorf(syscall.EPERM, "open %q for reading: the file is being written", in.key)
 	}
 	if fresh != nil {
-		in.size, in.etag, in.mtime = fresh.Size, fresh.ETag, fresh.LastModified
-		in.expiry = f.now().Add(f.cfg.FileTTL)
+		f.setStatLocked(in, fresh.info.Size, fresh.info.ETag, fresh.info.LastModified, fresh.data)
 	}
 	in.readers++
 	keep := in.etag != "" && in.etag == in.cachedETag
 	in.cachedETag = in.etag
 	sh := in.shared
 	if sh == nil || sh.etag != in.etag || in.etag == "" {
-		pc := prefetch.Config{PartSize: f.cfg.ReadPartSize, MaxWindow: f.readWindow()}
-		sh = &sharedReader{r: prefetch.New(f.client, in.key, in.etag, in.size, pc, f.budget), etag: in.etag}
+		var r *prefetch.Reader
+		if data := f.takeContentLocked(in); data != nil {
+			n := int64(len(data))
+			r = prefetch.NewFromContent(in.key, in.etag, data, func() { f.budget.Release(n) })
+		} else {
+			pc := prefetch.Config{PartSize: f.cfg.ReadPartSize, MaxWindow: f.readWindow()}
+			r = prefetch.New(f.client, in.key, in.etag, in.size, pc, f.budget)
+		}
+		sh = &sharedReader{r: r, etag: in.etag}
 		in.shared = sh // handles of an older version keep theirs
 	}
 	sh.refs++

@@ -417,43 +417,68 @@ func TestSyncFlagsRefused(t *testing.T) {
 	}
 }
 
-func TestOpenAfterTTLPinsTheNewVersionWithOneHEAD(t *testing.T) {
-	e := newEnv(t, nil)
-	e.store.PutObject("f", []byte("old"))
-	a := e.mustResolve("f")
-	e.store.PutObject("f", []byte("newer"))
-	e.clock.add(150 * time.Millisecond) // past the file TTL
-	heads, lists := e.store.Count("Head"), e.store.Count("List")
-	h, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
-	if err != nil {
-		t.Fatal(err)
+// An open after the TTL pins the current version with one stat: a GET that
+// brings a small file whole (so the read needs no request), or a HEAD when
+// lookups send HEADs (SmallFileMax < 0) or the file is larger.
+func TestOpenAfterTTLPinsTheNewVersionWithOneStat(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		smallFileMax int64
+		newer        string
+		statOp       string
+		readGets     int // GETs the read sends
+	}{
+		{"small file, GET stat", 0, "newer", "Get", 0},
+		{"larger file, GET stat", 4, "newer", "Get", 1},
+		{"HEAD stat", -1, "newer", "Head", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.SmallFileMax = tc.smallFileMax })
+			e.store.PutObject("f", []byte("old"))
+			a := e.mustResolve("f")
+			e.store.PutObject("f", []byte(tc.newer))
+			e.clock.add(150 * time.Millisecond) // past the file TTL
+			count := func() (stats, lists, gets int) {
+				return e.store.Count(tc.statOp), e.store.Count("List"), e.store.Count("Get")
+			}
+			stats, lists, _ := count()
+			h, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.fs.Release(ctx, h)
+			s2, l2, gets := count()
+			if s2 != stats+1 || l2 != lists || e.store.Count("Head")+e.store.Count("Get") != s2 {
+				t.Fatalf("open after the TTL: %d %s, %d LISTs, %d HEAD+GET; want 1, 0 and 1 in all",
+					s2-stats, tc.statOp, l2-lists, e.store.Count("Head")+e.store.Count("Get"))
+			}
+			buf := make([]byte, 10)
+			n, err := e.fs.Read(ctx, h, buf, 0)
+			if err != nil || string(buf[:n]) != tc.newer {
+				t.Fatalf("read %q, %v", buf[:n], err)
+			}
+			if _, _, g := count(); g-gets != tc.readGets {
+				t.Errorf("the read sent %d GETs, want %d", g-gets, tc.readGets)
+			}
+			if g, _ := e.fs.Getattr(ctx, a.Ino); g.Size != int64(len(tc.newer)) {
+				t.Fatalf("stat after open: size %d", g.Size)
+			}
+			// Within the TTL, open asks nothing.
+			stats, _, _ = count()
+			h2, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.fs.Release(ctx, h2)
+			if s, _, _ := count(); s != stats {
+				t.Fatal("open within the TTL asked S3")
+			}
+			e.store.Delete(ctx, "f")
+			e.clock.add(150 * time.Millisecond)
+			_, err = e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
+			wantErrno(t, err, syscall.ENOENT)
+		})
 	}
-	defer e.fs.Release(ctx, h)
-	if e.store.Count("Head") != heads+1 || e.store.Count("List") != lists {
-		t.Fatalf("open after the TTL: %d HEADs, %d LISTs; want 1 and 0",
-			e.store.Count("Head")-heads, e.store.Count("List")-lists)
-	}
-	buf := make([]byte, 10)
-	n, err := e.fs.Read(ctx, h, buf, 0)
-	if err != nil || string(buf[:n]) != "newer" {
-		t.Fatalf("read %q, %v", buf[:n], err)
-	}
-	if g, _ := e.fs.Getattr(ctx, a.Ino); g.Size != 5 {
-		t.Fatalf("stat after open: size %d", g.Size)
-	}
-	// Within the TTL, open asks nothing.
-	h2, err := e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.fs.Release(ctx, h2)
-	if e.store.Count("Head") != heads+1 {
-		t.Fatal("open within the TTL sent a HEAD")
-	}
-	e.store.Delete(ctx, "f")
-	e.clock.add(150 * time.Millisecond)
-	_, err = e.fs.Open(ctx, a.Ino, syscall.O_RDONLY, 1)
-	wantErrno(t, err, syscall.ENOENT)
 }
 
 func TestKernelCacheKeptOnlyForTheSameVersion(t *testing.T) {

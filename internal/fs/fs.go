@@ -75,6 +75,9 @@ type inode struct {
 	// so together they form the sequence the prefetcher follows).
 	shared  *sharedReader
 	removed bool // unlinked / vanished: no longer in its parent
+	// content is the whole object, fetched with its stat, until a read
+	// open takes it (see content.go).
+	content *heldContent
 }
 
 // sharedReader is a prefetch.Reader with the count of handles using it. GUARDED_BY(FS.mu)
@@ -99,6 +102,7 @@ type FS struct {
 	inodes  map[uint64]*inode // GUARDED_BY(mu)
 	nextIno uint64            // GUARDED_BY(mu)
 	writers map[*Handle]bool  // GUARDED_BY(mu) open write handles, aborted by Shutdown
+	held    heldContents      // GUARDED_BY(mu) contents of small files not yet opened
 }
 
 // New returns the core over client. It does no I/O.
@@ -115,6 +119,9 @@ func New(client objstore.Client, cfg Config) *FS {
 	if cfg.MemoryTarget <= 0 {
 		cfg.MemoryTarget = memory.DefaultTarget()
 	}
+	if cfg.SmallFileMax == 0 {
+		cfg.SmallFileMax = DefaultSmallFileMax
+	}
 	f := &FS{
 		client:  client,
 		cfg:     cfg,
@@ -128,6 +135,7 @@ func New(client objstore.Client, cfg Config) *FS {
 		started: time.Now(),
 		budget:  memory.NewBudget(cfg.MemoryTarget),
 	}
+	f.held.init(cfg.MemoryTarget / 16)
 	f.inodes[RootIno] = &inode{ino: RootIno, parent: RootIno, kind: metadata.Dir, key: cfg.Prefix, children: map[string]uint64{}}
 	return f
 }
@@ -195,6 +203,7 @@ func (f *FS) detachLocked(in *inode) {
 		delete(p.children, in.name)
 	}
 	in.removed = true
+	f.dropContentLocked(in)
 }
 
 // upsertLocked records what S3 says about name in dir and returns its inode.
@@ -215,8 +224,7 @@ func (f *FS) upsertLocked(dir *inode, e metadata.Entry) *inode {
 	in.local = false
 	in.removed = false
 	if e.Kind == metadata.File {
-		in.size, in.etag, in.mtime = e.Size, e.ETag, e.Mtime
-		in.expiry = f.now().Add(f.cfg.FileTTL)
+		f.setStatLocked(in, e.Size, e.ETag, e.Mtime, e.Data)
 	} else {
 		in.expiry = f.now().Add(f.cfg.DirTTL)
 	}

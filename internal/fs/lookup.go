@@ -22,7 +22,7 @@ func (f *FS) dirLocked(ino uint64) (*inode, error) {
 }
 
 // Lookup finds name in directory parent. A cached entry is used while its
-// metadata TTL lasts; otherwise S3 is asked (HEAD raced with LIST).
+// metadata TTL lasts; otherwise S3 is asked (a stat raced with LIST).
 func (f *FS) Lookup(ctx context.Context, parent uint64, name string) (Attr, error) {
 	in, err := f.lookup(ctx, parent, name)
 	if err != nil {
@@ -51,7 +51,7 @@ func (f *FS) lookup(ctx context.Context, parent uint64, name string) (*inode, er
 	if !metadata.ValidName(name) {
 		return nil, errorf(syscall.ENOENT, "%q is not a valid name", name)
 	}
-	e, lerr := metadata.Lookup(ctx, f.client, dirKey, name)
+	e, lerr := metadata.Lookup(ctx, f.client, dirKey, name, f.statMax())
 
 	f.mu.Lock()
 	defer f.mu.Unlock()

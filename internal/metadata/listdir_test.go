@@ -268,7 +268,7 @@ func TestLookupAgreesWithListDir(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range entries {
-			got, err := metadata.Lookup(context.Background(), s, dirKey, e.Name)
+			got, err := metadata.Lookup(context.Background(), s, dirKey, e.Name, 0)
 			if err != nil || got.Kind != e.Kind || got.Name != e.Name || got.ETag != e.ETag || got.Size != e.Size {
 				t.Errorf("in %q: ListDir has %+v, Lookup has %+v, %v", dirKey, e, got, err)
 			}

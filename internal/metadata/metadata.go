@@ -16,14 +16,18 @@
 //     names: S3 orders "a-b" before the prefix "a/", but the name "a" sorts
 //     before "a-b".
 //
-// Lookup of one name races HEAD(key) with LIST(prefix key+"/", max 1), as a
-// stat must not cost two round trips one after the other.
+// Lookup of one name races a stat of key with LIST(prefix key+"/", max 1), as
+// a stat must not cost two round trips one after the other. The stat is a
+// HEAD, or (with dataMax > 0) a GET of the object's first dataMax bytes: it
+// answers the same question with the same headers, and an object that small
+// comes back whole, so reading it after the lookup needs no request at all.
 package metadata
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -53,6 +57,9 @@ type Entry struct {
 	ETag  string
 	Mtime time.Time
 	Local bool // given by Lister.AddLocal, not by S3
+	// Data is the whole content of a file at ETag, when Lookup fetched it
+	// (objects of at most dataMax bytes); nil otherwise.
+	Data []byte
 }
 
 // MaxKeyLen is S3's limit on key length in bytes.
@@ -68,8 +75,9 @@ func ValidName(name string) bool {
 var ErrNotFound = fmt.Errorf("no such file or directory: %w", objstore.ErrNotFound)
 
 // Lookup resolves name inside the directory whose key prefix is dirKey ("" or
-// ending in "/"). A directory wins over a file of the same name.
-func Lookup(ctx context.Context, c objstore.Client, dirKey, name string) (Entry, error) {
+// ending in "/"). A directory wins over a file of the same name. dataMax is
+// passed to Stat: a file of at most dataMax bytes comes with its Data.
+func Lookup(ctx context.Context, c objstore.Client, dirKey, name string, dataMax int64) (Entry, error) {
 	if !ValidName(name) {
 		return Entry{}, ErrNotFound
 	}
@@ -77,32 +85,76 @@ func Lookup(ctx context.Context, c objstore.Client, dirKey, name string) (Entry,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	type headResult struct {
+	type statResult struct {
 		info objstore.ObjectInfo
+		data []byte
 		err  error
 	}
-	headc := make(chan headResult, 1)
+	statc := make(chan statResult, 1)
 	go func() {
-		info, err := c.Head(ctx, key)
-		headc <- headResult{info, err}
+		info, data, err := Stat(ctx, c, key, dataMax)
+		statc <- statResult{info, data, err}
 	}()
 
 	list, lerr := c.List(ctx, objstore.ListInput{Prefix: key + "/", Delimiter: "/", MaxKeys: 1})
 	if lerr == nil && (len(list.Objects) > 0 || len(list.CommonPrefixes) > 0) {
-		// The directory wins; the HEAD is no longer needed.
+		// The directory wins; the stat is no longer needed.
 		return Entry{Name: name, Kind: Dir}, nil
 	}
-	h := <-headc
+	st := <-statc
 	if lerr != nil {
 		return Entry{}, fmt.Errorf("list %q: %w", key+"/", lerr)
 	}
-	if h.err != nil {
-		if errors.Is(h.err, objstore.ErrNotFound) {
+	if st.err != nil {
+		if errors.Is(st.err, objstore.ErrNotFound) {
 			return Entry{}, ErrNotFound
 		}
-		return Entry{}, fmt.Errorf("head %q: %w", key, h.err)
+		return Entry{}, st.err
 	}
-	return Entry{Name: name, Kind: File, Size: h.info.Size, ETag: h.info.ETag, Mtime: h.info.LastModified}, nil
+	return Entry{Name: name, Kind: File, Size: st.info.Size, ETag: st.info.ETag, Mtime: st.info.LastModified, Data: st.data}, nil
+}
+
+// Stat returns what S3 says of the object key. With dataMax <= 0 it is one
+// HEAD. Otherwise it is one GET of the first dataMax bytes, whose response
+// carries the same size, ETag and Last-Modified; data is then the whole
+// object when it has at most dataMax bytes (else nil: the bytes read are
+// dropped). A GET that fails for any reason but a missing key (an archived
+// object, a server refusing ranges) is answered by a HEAD instead, so Stat
+// never reports less than a HEAD would. The response is checked: a range,
+// size or byte count other than asked for is not trusted.
+func Stat(ctx context.Context, c objstore.Client, key string, dataMax int64) (objstore.ObjectInfo, []byte, error) {
+	if dataMax > 0 {
+		info, data, err := statByGet(ctx, c, key, dataMax)
+		if err == nil || errors.Is(err, objstore.ErrNotFound) || ctx.Err() != nil {
+			return info, data, err
+		}
+	}
+	info, err := c.Head(ctx, key)
+	if err != nil {
+		return objstore.ObjectInfo{}, nil, fmt.Errorf("head %q: %w", key, err)
+	}
+	return info, nil, nil
+}
+
+func statByGet(ctx context.Context, c objstore.Client, key string, dataMax int64) (objstore.ObjectInfo, []byte, error) {
+	out, err := c.Get(ctx, objstore.GetInput{Key: key, Offset: 0, Length: dataMax})
+	if err != nil {
+		return objstore.ObjectInfo{}, nil, fmt.Errorf("get %q: %w", key, err)
+	}
+	defer out.Body.Close()
+	size := out.Info.Size
+	if size < 0 || out.Offset != 0 || out.Length != min(dataMax, size) {
+		return objstore.ObjectInfo{}, nil, fmt.Errorf("get %q [0, +%d): server returned [%d, +%d) of %d bytes",
+			key, dataMax, out.Offset, out.Length, size)
+	}
+	buf := make([]byte, out.Length)
+	if n, err := io.ReadFull(out.Body, buf); err != nil {
+		return objstore.ObjectInfo{}, nil, fmt.Errorf("get %q: read %d of %d bytes: %w", key, n, out.Length, err)
+	}
+	if size > dataMax {
+		buf = nil // only part of the object: reads will fetch what they need
+	}
+	return out.Info, buf, nil
 }
 
 // ListDir lists every visible entry of the directory whose key prefix is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,7 +93,7 @@ func TestLookup(t *testing.T) {
 	} {
 		t.Run(tc.dirKey+"|"+tc.name, func(t *testing.T) {
 			s := newStore(keys...)
-			e, err := metadata.Lookup(context.Background(), s, tc.dirKey, tc.name)
+			e, err := metadata.Lookup(context.Background(), s, tc.dirKey, tc.name, 0)
 			if tc.kind == 0 {
 				if !errors.Is(err, metadata.ErrNotFound) || !errors.Is(err, objstore.ErrNotFound) {
 					t.Fatalf("Lookup = %+v, %v; want ErrNotFound (wrapping objstore.ErrNotFound)", e, err)
@@ -135,7 +136,7 @@ func TestLookupInvalidNamesCostNothing(t *testing.T) {
 	// Keys exist for every one of these names; none may be reachable.
 	s := newStore("./x", "../x", "/x", "x\x00y", "x\x00y/z", "a/b", ".", "..", "")
 	for _, name := range []string{"", ".", "..", "a/b", "/x", "x/", "x\x00y", "\x00"} {
-		e, err := metadata.Lookup(context.Background(), s, "", name)
+		e, err := metadata.Lookup(context.Background(), s, "", name, 0)
 		if !errors.Is(err, metadata.ErrNotFound) {
 			t.Errorf("Lookup(%q) = %+v, %v; want ErrNotFound", name, e, err)
 		}
@@ -145,8 +146,9 @@ func TestLookupInvalidNamesCostNothing(t *testing.T) {
 	}
 }
 
-// rendezvous makes HEAD and LIST each wait until the other has been issued:
-// a Lookup that sends them one after the other blocks until the timeout.
+// rendezvous makes the stat (HEAD or GET) and LIST each wait until the other
+// has been issued: a Lookup that sends them one after the other blocks until
+// the timeout.
 type rendezvous struct {
 	objstore.Client
 	head, list chan struct{}
@@ -173,34 +175,46 @@ func (r *rendezvous) Head(ctx context.Context, key string) (objstore.ObjectInfo,
 	return r.Client.Head(context.WithoutCancel(ctx), key)
 }
 
+func (r *rendezvous) Get(ctx context.Context, in objstore.GetInput) (*objstore.GetOutput, error) {
+	r.headOnce.Do(func() { close(r.head) })
+	r.await(r.list)
+	return r.Client.Get(context.WithoutCancel(ctx), in)
+}
+
 func (r *rendezvous) List(ctx context.Context, in objstore.ListInput) (objstore.ListOutput, error) {
 	r.listOnce.Do(func() { close(r.list) })
 	r.await(r.head)
 	return r.Client.List(ctx, in)
 }
 
-func TestLookupRacesHeadWithList(t *testing.T) {
-	s := newStore("file", "dir/x")
-	for _, tc := range []struct {
-		name string
-		kind metadata.Kind
-	}{{"file", metadata.File}, {"dir", metadata.Dir}} {
-		r := newRendezvous(s)
-		e, err := metadata.Lookup(context.Background(), r, "", tc.name)
-		if err != nil || e.Kind != tc.kind {
-			t.Errorf("Lookup(%q) = %+v, %v", tc.name, e, err)
+func TestLookupRacesStatWithList(t *testing.T) {
+	for _, mode := range []struct {
+		dataMax int64
+		statOp  string
+	}{{0, memstore.OpHead}, {64, memstore.OpGet}} {
+		s := newStore("file", "dir/x")
+		for _, tc := range []struct {
+			name string
+			kind metadata.Kind
+		}{{"file", metadata.File}, {"dir", metadata.Dir}} {
+			r := newRendezvous(s)
+			e, err := metadata.Lookup(context.Background(), r, "", tc.name, mode.dataMax)
+			if err != nil || e.Kind != tc.kind {
+				t.Errorf("Lookup(%q, %d) = %+v, %v", tc.name, mode.dataMax, e, err)
+			}
+			if r.missed.Load() != 0 {
+				t.Errorf("Lookup(%q, %d): %s and LIST were not in flight at the same time", tc.name, mode.dataMax, mode.statOp)
+			}
 		}
-		if r.missed.Load() != 0 {
-			t.Errorf("Lookup(%q): HEAD and LIST were not in flight at the same time", tc.name)
+		// The stat of "dir" may finish after Lookup returned; it must still have been sent.
+		deadline := time.Now().Add(2 * time.Second)
+		for s.Count(mode.statOp) != 2 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
 		}
-	}
-	// The HEAD of "dir" may finish after Lookup returned; it must still have been sent.
-	deadline := time.Now().Add(2 * time.Second)
-	for s.Count(memstore.OpHead) != 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if s.Count(memstore.OpHead) != 2 || s.Count(memstore.OpList) != 2 {
-		t.Errorf("%d HEAD, %d LIST; want 2 and 2", s.Count(memstore.OpHead), s.Count(memstore.OpList))
+		if s.Count(mode.statOp) != 2 || s.Count(memstore.OpList) != 2 || s.Count(memstore.OpHead)+s.Count(memstore.OpGet) != 2 {
+			t.Errorf("dataMax %d: %d HEAD, %d GET, %d LIST; want 2 %s and 2 LIST", mode.dataMax,
+				s.Count(memstore.OpHead), s.Count(memstore.OpGet), s.Count(memstore.OpList), mode.statOp)
+		}
 	}
 }
 
@@ -209,7 +223,7 @@ func TestLookupListAsksForOneKeyUnderTheName(t *testing.T) {
 	var got []objstore.ListInput
 	var mu sync.Mutex
 	c := &listSpy{Client: s, record: func(in objstore.ListInput) { mu.Lock(); got = append(got, in); mu.Unlock() }}
-	if e, err := metadata.Lookup(context.Background(), c, "d/", "n"); err != nil || e.Kind != metadata.Dir {
+	if e, err := metadata.Lookup(context.Background(), c, "d/", "n", 0); err != nil || e.Kind != metadata.Dir {
 		t.Fatalf("Lookup = %+v, %v", e, err)
 	}
 	want := objstore.ListInput{Prefix: "d/n/", Delimiter: "/", MaxKeys: 1}
@@ -257,7 +271,7 @@ func TestLookupErrors(t *testing.T) {
 			})
 			name := strings.Fields(tc.name)[0]
 			name = strings.TrimSuffix(name, ",")
-			e, err := metadata.Lookup(context.Background(), f, "", name)
+			e, err := metadata.Lookup(context.Background(), f, "", name, 0)
 			if tc.wantKind != 0 {
 				if err != nil || e.Kind != tc.wantKind {
 					t.Errorf("Lookup(%q) = %+v, %v; want kind %v", name, e, err, tc.wantKind)
@@ -270,7 +284,7 @@ func TestLookupErrors(t *testing.T) {
 			if tc.want != metadata.ErrNotFound && errors.Is(err, objstore.ErrNotFound) {
 				t.Errorf("Lookup(%q) = %v: a failure is reported as not found", name, err)
 			}
-			if e != (metadata.Entry{}) {
+			if !reflect.ValueOf(e).IsZero() {
 				t.Errorf("Lookup(%q) returned an entry with its error: %+v", name, e)
 			}
 		})
@@ -281,7 +295,7 @@ func TestLookupHonoursCancellation(t *testing.T) {
 	s := newStore("file")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if e, err := metadata.Lookup(ctx, s, "", "file"); !errors.Is(err, context.Canceled) {
+	if e, err := metadata.Lookup(ctx, s, "", "file", 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("Lookup with a cancelled context = %+v, %v", e, err)
 	}
 }

@@ -128,6 +128,11 @@ type Reader struct {
 
 	ctx    context.Context // GETs of the streams; cancelled by Close
 	cancel context.CancelFunc
+
+	// content is the whole object when it came with its stat
+	// (NewFromContent): reads are served from it, without requests.
+	content []byte
+	release func() // returns content's memory; called once by Close
 }
 
 // New returns a reader of key at version etag, which has size bytes. budget
@@ -139,6 +144,16 @@ func New(client objstore.Client, key, etag string, size int64, cfg Config, budge
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Reader{client: client, key: key, etag: etag, size: size, cfg: cfg.withDefaults(), budget: budget,
 		ctx: ctx, cancel: cancel}
+}
+
+// NewFromContent returns a reader of an object version whose whole content
+// is already in memory (a small file fetched with its stat): reads are views
+// of data and send no request. Close calls release, which returns the
+// memory data was counted against; data must not change afterwards.
+func NewFromContent(key, etag string, data []byte, release func()) *Reader {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Reader{key: key, etag: etag, size: int64(len(data)), cfg: Config{}.withDefaults(),
+		content: data, release: release, ctx: ctx, cancel: cancel}
 }
 
 // Size is the size of the object version being read.
@@ -171,6 +186,11 @@ func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte
 	}
 	n := min(int64(len(p)), r.size-off)
 	p = p[:n]
+	if r.content != nil {
+		// Never freed for reuse (the garbage collector owns it), so a view
+		// stays valid even past Close.
+		return r.content[off : off+n], nop, nil
+	}
 
 	r.mu.Lock()
 	if r.err != nil {
@@ -489,7 +509,12 @@ func (r *Reader) Close() {
 		r.resetLocked(st, 0)
 	}
 	r.streams = nil
+	release := r.release
+	r.release = nil
 	r.mu.Unlock()
 	r.cancel()
 	r.inflight.Wait()
+	if release != nil {
+		release()
+	}
 }

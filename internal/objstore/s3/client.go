@@ -194,6 +194,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error) 
 		if cfg.UserAgentPrefix != "" {
 			o.APIOptions = append(o.APIOptions, prefixUserAgent(cfg.UserAgentPrefix))
 		}
+		if logger.Enabled(ctx, slog.LevelDebug) {
+			o.APIOptions = append(o.APIOptions, logRequests(logger))
+		}
 	})
 
 	timeout := cfg.Timeout

@@ -1,11 +1,14 @@
 package s3_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,3 +146,49 @@ func TestBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// With a debug logger (--debug) every request is logged once its response
+// arrives; without one nothing is.
+func TestDebugLogsEachRequest(t *testing.T) {
+	srv := miniotest.Shared(t)
+	cfg := srv.Config(srv.NewBucket(t))
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		var buf syncBuffer
+		c, err := s3.New(context.Background(), cfg, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Put(context.Background(), objstore.PutInput{Key: "logged", Body: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Head(context.Background(), "missing")
+		logged := strings.Count(buf.String(), `msg="s3 request"`)
+		if level == slog.LevelInfo {
+			if logged != 0 {
+				t.Errorf("info level: %d request lines logged, want none", logged)
+			}
+			continue
+		}
+		for _, want := range []string{`op=PutObject`, `method=PUT`, `path=/` + cfg.Bucket + `/logged`, `status=200`,
+			`op=HeadObject`, `status=404`} {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("debug log lacks %q:\n%s", want, buf.String())
+			}
+		}
+		if logged != 2 {
+			t.Errorf("%d request lines for 2 requests:\n%s", logged, buf.String())
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
