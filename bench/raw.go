@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/bucketfs/bucketfs/internal/objstore"
@@ -65,6 +66,7 @@ func rawJobs() []rawJob {
 		{"ttfb", "first byte of a GET, new client and connection", rawTTFB},
 		{"list", "ListObjectsV2 paging of 10,000 entries (delimiter /)", rawList},
 		{"small", "1,000 × 4 KiB GETs, one at a time", rawSmall},
+		{"lookup", "1,000 × (GET of the first 64 KiB ‖ LIST key/, max 1), one file at a time", rawLookup},
 	}
 }
 
@@ -211,6 +213,50 @@ func rawSmall(ctx context.Context, e *rawEnv) (sample, error) {
 			return sample{}, err
 		}
 		total += int64(n)
+	}
+	s := sample{secs: time.Since(start).Seconds(), bytes: total, ops: smallCount}
+	if total != smallCount*smallSize {
+		return s, fmt.Errorf("read %d bytes, want %d", total, smallCount*smallSize)
+	}
+	return s, nil
+}
+
+// rawLookup is what a lookup costs under Mountpoint's semantics, with the
+// read of a small file in it: for each file in turn, its stat (a GET that
+// brings it whole) raced with the LIST that finds a directory of the same
+// name, which would shadow it. It is the least a mount can send per file
+// for `cat dir/*` once the listing's TTL has passed.
+func rawLookup(ctx context.Context, e *rawEnv) (sample, error) {
+	start := time.Now()
+	buf := make([]byte, smallSize)
+	var total int64
+	for i := range smallCount {
+		key := fmt.Sprintf("%s/s%04d", smallDir, i)
+		var wg sync.WaitGroup
+		var lerr error
+		var dir bool
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := e.c.List(ctx, objstore.ListInput{Prefix: key + "/", Delimiter: "/", MaxKeys: 1})
+			lerr, dir = err, len(out.Objects)+len(out.CommonPrefixes) > 0
+		}()
+		out, err := e.c.Get(ctx, objstore.GetInput{Key: key, Length: 64 << 10})
+		if err == nil {
+			var n int
+			n, err = io.ReadFull(out.Body, buf)
+			out.Body.Close()
+			total += int64(n)
+		}
+		wg.Wait()
+		switch {
+		case err != nil:
+			return sample{}, err
+		case lerr != nil:
+			return sample{}, lerr
+		case dir:
+			return sample{}, fmt.Errorf("%s/ is a directory", key)
+		}
 	}
 	s := sample{secs: time.Since(start).Seconds(), bytes: total, ops: smallCount}
 	if total != smallCount*smallSize {

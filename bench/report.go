@@ -291,11 +291,11 @@ func rawTable(r *results, jobs []rawJob) string {
 		switch j.id {
 		case "ttfb":
 			m = millis
-		case "list", "small":
+		case "list", "small", "lookup":
 			m = seconds
 		}
 		tableRow(&b, []string{j.id, j.name, c.show(m), m.unit, c.show(cliCPU), c.show(srvCPU), c.show(othCPU)})
-		if j.id == "rand" || j.id == "small" {
+		if j.id == "rand" || j.id == "small" || j.id == "lookup" {
 			tableRow(&b, []string{j.id, "", c.show(iops), "ops/s", "", "", ""})
 		}
 	}
