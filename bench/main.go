@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bucketfs/bucketfs/internal/memory"
 )
 
 type options struct {
@@ -51,6 +53,22 @@ var jobGroups = map[string][]string{
 var rawFor = map[string][]string{
 	"seq1": {"get8", "get1"}, "seq4": {"get8", "get1"}, "rand": {"rand"},
 	"write": {"put", "mpu8", "mpuN"}, "ttfb": {"ttfb"}, "ls": {"list"}, "cat": {"small", "lookup"},
+}
+
+// memTargetMiB is the --memory-target bucketfs runs with: the one in its
+// extra flags, else its default on this machine.
+func memTargetMiB(flags string) float64 {
+	f := strings.Fields(flags)
+	for i, a := range f {
+		v, ok := strings.CutPrefix(a, "--memory-target=")
+		if !ok && a == "--memory-target" && i+1 < len(f) {
+			v, ok = f[i+1], true
+		}
+		if n, err := strconv.ParseFloat(v, 64); ok && err == nil {
+			return n
+		}
+	}
+	return float64(memory.DefaultTarget() >> 20)
 }
 
 func parseFlags() (options, error) {
@@ -247,7 +265,8 @@ func benchmark(ctx context.Context, o options) error {
 	tools := menv.tools()
 	jenv := &jobEnv{c: c, size: o.size, src: src, randSize: randSize, randTime: o.randTime,
 		timeout: max(10*time.Minute, time.Duration(o.size/(2<<20))*time.Second), minioPid: m.cmd.Process.Pid}
-	res := &results{raw: map[string]*cell{}, fs: map[string]map[string]*cell{}, tools: o.tools}
+	res := &results{raw: map[string]*cell{}, fs: map[string]map[string]*cell{}, tools: o.tools,
+		memTargetMiB: memTargetMiB(o.bucketfsFlags)}
 	rep.res, rep.tools, rep.mountJobs = res, tools, mountJobs(jenv)
 
 	done := map[string]bool{}
