@@ -10,6 +10,7 @@ import (
 
 	bfs "github.com/bucketfs/bucketfs/internal/fs"
 	"github.com/bucketfs/bucketfs/internal/fuse"
+	"github.com/bucketfs/bucketfs/internal/memory"
 	"github.com/bucketfs/bucketfs/internal/objstore/s3"
 )
 
@@ -208,8 +209,8 @@ func build(raw *rawArgs) (*MountConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		if mib < 16 {
-			return nil, invalid("--memory-target", s, "must be at least 16 (MiB)")
+		if int64(mib)<<20 < memory.MinTarget {
+			return nil, invalid("--memory-target", s, fmt.Sprintf("must be at least %d (MiB)", memory.MinTarget>>20))
 		}
 		c.FS.MemoryTarget = int64(mib) << 20
 	}

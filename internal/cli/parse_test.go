@@ -255,7 +255,7 @@ func TestParseMountErrors(t *testing.T) {
 		{"write part size too big", []string{"b-1", "/m", "--write-part-size", "5368709121"}, `invalid value "5368709121" for --write-part-size: must be at most 5368709120 ...`},
 		{"part-size with read-part-size", []string{"b-1", "/m", "--part-size", "8388608", "--read-part-size", "1048576"}, "--part-size cannot be used with --read-part-size or --write-part-size"},
 		{"max threads zero", []string{"b-1", "/m", "--max-threads", "0"}, `invalid value "0" for --max-threads: must be a positive number`},
-		{"memory target small", []string{"b-1", "/m", "--memory-target", "8"}, `invalid value "8" for --memory-target: must be at least 16 (MiB)`},
+		{"memory target small", []string{"b-1", "/m", "--memory-target", "95"}, `invalid value "95" for --memory-target: must be at least 96 (MiB)`},
 		{"memory target garbage", []string{"b-1", "/m", "--memory-target", "1GiB"}, `invalid value "1GiB" for --memory-target: must be a positive number`},
 		{"max threads garbage", []string{"b-1", "/m", "--max-threads", "many"}, `invalid value "many" for --max-threads: must be a positive number`},
 		{"empty region", []string{"b-1", "/m", "--region="}, `invalid value "" for --region: must not be empty`},

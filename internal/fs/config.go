@@ -36,8 +36,9 @@ type Config struct {
 	// DefaultSmallFileMax; negative means HEAD only.
 	SmallFileMax int64
 
-	// MemoryTarget bounds the bytes held by read-ahead and upload buffers
-	// (--memory-target); 0 means memory.DefaultTarget().
+	// MemoryTarget is the memory the whole process should stay within
+	// (--memory-target); read-ahead and upload buffers draw from
+	// memory.BufferBudget of it. 0 means memory.DefaultTarget().
 	MemoryTarget int64
 
 	Logger *slog.Logger

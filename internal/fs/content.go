@@ -9,7 +9,7 @@ import (
 // SmallFileMax): the content waits on the inode until a read open takes it
 // into its prefetch.Reader, so `cat` of a small file costs one round trip.
 // Waiting contents draw from the memory budget and together hold at most a
-// 16th of the memory target; beyond that the oldest are dropped (a later
+// 16th of it; beyond that the oldest are dropped (a later
 // read simply GETs them).
 
 // heldContent is the whole content of an inode's object at etag.

@@ -60,12 +60,12 @@ func TestSmallFileIsReadWithItsLookup(t *testing.T) {
 	}
 }
 
-// Contents waiting for an open hold at most a 16th of the memory target and
+// Contents waiting for an open hold at most a 16th of the buffer budget and
 // count against the budget; the oldest are dropped first and then read
 // with a GET of their own.
 func TestHeldContentsAreBounded(t *testing.T) {
 	const fileSize = 40
-	e := newEnv(t, func(c *Config) { c.MemoryTarget = 16 * 100 }) // 100 bytes for held contents
+	e := newEnv(t, func(c *Config) { c.MemoryTarget = 16 * 200 }) // a budget of 1600 bytes: 100 for held contents
 	for i := range 3 {
 		e.store.PutObject(fmt.Sprintf("f%d", i), bytes.Repeat([]byte{byte('a' + i)}, fileSize))
 	}

@@ -225,7 +225,7 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 			n := int64(len(data))
 			r = prefetch.NewFromContent(in.key, in.etag, data, func() { f.budget.Release(n) })
 		} else {
-			pc := prefetch.Config{PartSize: f.cfg.ReadPartSize, MaxWindow: f.readWindow()}
+			pc := prefetch.Config{PartSize: f.readPart(), MaxWindow: f.readWindow()}
 			r = prefetch.New(f.client, in.key, in.etag, in.size, pc, f.budget)
 		}
 		sh = &sharedReader{r: r, etag: in.etag}
@@ -235,14 +235,27 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 	return &Handle{in: in, KeepCache: keep, shared: sh}, nil
 }
 
-// readWindow is the most one reader prefetches: 8 parts, and no more than
-// half the memory budget so that a few readers share it.
-func (f *FS) readWindow() int64 {
+// readPart is the largest GET of a read: --read-part-size, but no more than
+// an eighth of the memory budget (rounded down to a power of two, at least
+// 1 MiB). Each read stream may overdraw the budget by the chunk it waits
+// on, so a small --memory-target also gets small chunks.
+func (f *FS) readPart() int64 {
 	part := f.cfg.ReadPartSize
 	if part <= 0 {
 		part = 8 << 20
 	}
-	return max(part, min(8*part, f.cfg.MemoryTarget/2))
+	limit := int64(1) << 20
+	for limit*2 <= f.budget.Limit()/8 {
+		limit *= 2
+	}
+	return min(part, limit)
+}
+
+// readWindow is the most one reader prefetches: 8 parts, and no more than
+// half the memory budget so that a few readers share it.
+func (f *FS) readWindow() int64 {
+	part := f.readPart()
+	return max(part, min(8*part, f.budget.Limit()/2))
 }
 
 // Read reads from a read handle at off into dest. It returns fewer bytes

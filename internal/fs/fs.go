@@ -133,9 +133,9 @@ func New(client objstore.Client, cfg Config) *FS {
 		nextIno: RootIno + 1,
 		writers: map[*Handle]bool{},
 		started: time.Now(),
-		budget:  memory.NewBudget(cfg.MemoryTarget),
+		budget:  memory.NewBudget(memory.BufferBudget(cfg.MemoryTarget)),
 	}
-	f.held.init(cfg.MemoryTarget / 16)
+	f.held.init(f.budget.Limit() / 16)
 	f.inodes[RootIno] = &inode{ino: RootIno, parent: RootIno, kind: metadata.Dir, key: cfg.Prefix, children: map[string]uint64{}}
 	return f
 }

@@ -10,8 +10,12 @@
 // is free, which slows the writing application down (backpressure) instead of
 // buffering without bound.
 //
-// Buffers are recycled through size-classed pools, so a steady stream of
-// 8 MiB parts does not allocate (and zero) a new 8 MiB slice each time.
+// Buffers are recycled through the budget's size-classed free lists, so a
+// steady stream of 8 MiB parts does not allocate (and zero) a new 8 MiB
+// slice each time. Reserved plus idle bytes stay within the limit: a reader
+// that overdraws, or a reservation that finds idle buffers of other sizes,
+// drops idle buffers rather than the heap growing, so the process stays
+// near its memory target with little garbage for the collector.
 package memory
 
 import (
@@ -31,6 +35,8 @@ type Budget struct {
 	limit int64
 	used  int64
 	peak  int64
+	idle  [maxClass + 1][][]byte // free buffers by size class
+	idleN int64                  // bytes in idle
 }
 
 // NewBudget returns a budget of limit bytes.
@@ -104,6 +110,20 @@ func (b *Budget) add(n int64) {
 	if b.used > b.peak {
 		b.peak = b.used
 	}
+	// Reserved bytes will be new buffers unless idle ones fit: make room.
+	for c := maxClass; c >= minClass && b.used+b.idleN > b.limit; c-- {
+		for len(b.idle[c]) > 0 && b.used+b.idleN > b.limit {
+			b.dropIdle(c)
+		}
+	}
+}
+
+// dropIdle lets the garbage collector have one idle buffer of class c. REQUIRES(b.mu)
+func (b *Budget) dropIdle(c int) {
+	last := len(b.idle[c]) - 1
+	b.idle[c][last] = nil
+	b.idle[c] = b.idle[c][:last]
+	b.idleN -= 1 << c
 }
 
 // Release returns n reserved bytes.
@@ -123,13 +143,11 @@ func (b *Budget) Used() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.used 
 // Peak is the largest number of bytes reserved at once so far.
 func (b *Budget) Peak() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.peak }
 
-// Buffer pools by power-of-two size class, 64 KiB to 1 GiB.
+// Buffers by power-of-two size class, 64 KiB to 1 GiB.
 const (
 	minClass = 16
 	maxClass = 30
 )
-
-var pools [maxClass + 1]sync.Pool
 
 func class(n int) int {
 	c := bits.Len(uint(n - 1))
@@ -139,9 +157,10 @@ func class(n int) int {
 	return c
 }
 
-// GetBuffer returns a slice of length n, reused when possible. Its contents
-// are not zeroed.
-func GetBuffer(n int) []byte {
+// GetBuffer returns a slice of length n, an idle one when there is one of
+// its size class. Its contents are not zeroed. The bytes should be reserved
+// first (Reserve, TryReserve, Overdraw).
+func (b *Budget) GetBuffer(n int) []byte {
 	if n <= 0 {
 		return nil
 	}
@@ -149,29 +168,63 @@ func GetBuffer(n int) []byte {
 	if c > maxClass {
 		return make([]byte, n)
 	}
-	if p, ok := pools[c].Get().(*[]byte); ok {
-		return (*p)[:n]
+	b.mu.Lock()
+	if last := len(b.idle[c]) - 1; last >= 0 {
+		buf := b.idle[c][last]
+		b.idle[c][last] = nil
+		b.idle[c] = b.idle[c][:last]
+		b.idleN -= 1 << c
+		b.mu.Unlock()
+		return buf[:n]
 	}
+	b.mu.Unlock()
 	return make([]byte, n, 1<<c)
 }
 
-// PutBuffer recycles a slice from GetBuffer. The caller must not use it afterwards.
-func PutBuffer(b []byte) {
-	c := class(cap(b))
-	if cap(b) == 0 || c > maxClass || cap(b) != 1<<c {
+// PutBuffer returns a slice from GetBuffer, before its reservation is
+// released. It is kept for reuse while reserved plus idle bytes fit in the
+// limit, else left to the garbage collector. The caller must not use it
+// afterwards.
+func (b *Budget) PutBuffer(buf []byte) {
+	c := class(cap(buf))
+	if cap(buf) == 0 || c > maxClass || cap(buf) != 1<<c {
 		return
 	}
-	b = b[:cap(b)]
-	pools[c].Put(&b)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+b.idleN > b.limit {
+		return
+	}
+	b.idle[c] = append(b.idle[c], buf[:cap(buf)])
+	b.idleN += 1 << c
 }
 
+// Idle is the number of bytes in free buffers kept for reuse.
+func (b *Budget) Idle() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.idleN }
+
+// Reserved is the part of a mount's memory target (--memory-target, the
+// whole process) that the buffer budget leaves for what it does not count:
+// the program's code (about 20 MiB resident) and the Go runtime (about 7 MiB
+// when idle), FUSE request buffers, the inode table, garbage not yet
+// collected, and the part each read stream or writer may overdraw the
+// budget by.
+const Reserved = 48 << 20
+
+// MinTarget is the smallest memory target a mount accepts: it leaves 48 MiB
+// of buffers, room for a few readers and writers of 8 MiB parts.
+const MinTarget = 96 << 20
+
+// BufferBudget is the budget for read-ahead and upload buffers under a
+// process memory target: the target less Reserved (at least half of it, for
+// the small targets of tests).
+func BufferBudget(target int64) int64 { return max(target-Reserved, target/2) }
+
 // DefaultTarget is the memory target when --memory-target is not given: an
-// eighth of the machine's (or the cgroup's) memory, between 64 MiB and
-// 128 MiB — enough for several fast readers and writers, while a mount with
-// four busy readers stays under 256 MiB of RSS (buffers plus the Go runtime).
+// eighth of the machine's (or the cgroup's) memory, between MinTarget and
+// 128 MiB — enough for several fast readers and writers.
 func DefaultTarget() int64 {
 	total := systemMemory()
-	return min(max(total/8, 64<<20), 128<<20)
+	return min(max(total/8, MinTarget), 128<<20)
 }
 
 // systemMemory is the smaller of physical memory and the cgroup v2 limit.

@@ -71,21 +71,65 @@ func TestReserveWithinOverdrawsAfterTheWait(t *testing.T) {
 }
 
 func TestBufferPool(t *testing.T) {
+	b := NewBudget(64 << 20)
 	for _, n := range []int{1, 4096, 64 << 10, 64<<10 + 1, 8 << 20, 5<<20 + 3} {
-		b := GetBuffer(n)
-		if len(b) != n || cap(b) < n || cap(b)&(cap(b)-1) != 0 {
-			t.Fatalf("GetBuffer(%d): len %d cap %d", n, len(b), cap(b))
+		buf := b.GetBuffer(n)
+		if len(buf) != n || cap(buf) < n || cap(buf)&(cap(buf)-1) != 0 {
+			t.Fatalf("GetBuffer(%d): len %d cap %d", n, len(buf), cap(buf))
 		}
-		PutBuffer(b)
+		b.PutBuffer(buf)
 	}
-	if GetBuffer(0) != nil {
+	if b.GetBuffer(0) != nil {
 		t.Fatal("GetBuffer(0) should be nil")
 	}
-	PutBuffer(make([]byte, 100)) // not from the pool: ignored
+	b.PutBuffer(make([]byte, 100)) // not from GetBuffer: ignored
+	if b.Idle() != 64<<10+128<<10+8<<20 {
+		t.Fatalf("idle %d bytes; want one buffer of each class used", b.Idle())
+	}
+	// Reuse: the same backing array comes back.
+	buf := b.GetBuffer(8 << 20)
+	buf[0] = 42
+	b.PutBuffer(buf)
+	if again := b.GetBuffer(7 << 20); cap(again) != 8<<20 || again[:1][0] != 42 {
+		t.Fatal("an idle buffer of the class was not reused")
+	}
+}
+
+// Reserved plus idle bytes never exceed the limit: idle buffers are dropped
+// when reservations need the room, and not kept when returned past it.
+func TestIdleBuffersStayWithinTheLimit(t *testing.T) {
+	const mib = 1 << 20
+	b := NewBudget(16 * mib)
+	var bufs [][]byte
+	for range 4 {
+		if !b.TryReserve(4 * mib) {
+			t.Fatal("4 × 4 MiB must fit in 16 MiB")
+		}
+		bufs = append(bufs, b.GetBuffer(4*mib))
+	}
+	for _, buf := range bufs {
+		b.PutBuffer(buf)
+		b.Release(4 * mib)
+	}
+	if b.Idle() != 16*mib || b.Used() != 0 {
+		t.Fatalf("idle %d, used %d; want 16 MiB idle", b.Idle(), b.Used())
+	}
+	b.Overdraw(12 * mib) // e.g. reads of another size
+	if b.Used()+b.Idle() > 16*mib {
+		t.Fatalf("used %d + idle %d exceed the 16 MiB limit", b.Used(), b.Idle())
+	}
+	b.Overdraw(8 * mib) // past the limit: nothing idle is left
+	if b.Idle() != 0 {
+		t.Fatalf("idle %d while overdrawn", b.Idle())
+	}
+	b.PutBuffer(make([]byte, 4*mib)) // returned while over the limit: dropped
+	if b.Idle() != 0 {
+		t.Fatalf("a buffer returned past the limit was kept (idle %d)", b.Idle())
+	}
 }
 
 func TestDefaultTarget(t *testing.T) {
-	if d := DefaultTarget(); d < 64<<20 || d > 128<<20 {
+	if d := DefaultTarget(); d < MinTarget || d > 128<<20 {
 		t.Fatalf("DefaultTarget() = %d", d)
 	}
 }

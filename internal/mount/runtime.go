@@ -7,15 +7,21 @@ import (
 	"runtime/pprof"
 )
 
-// tuneRuntime keeps the Go heap near the memory target: buffers are recycled
-// through pools, and a soft memory limit makes the garbage collector work
-// harder before the process grows past target plus headroom. target is the
-// core's resolved budget (fs.New has applied the default).
+// tuneRuntime keeps the process within its memory target: buffers come
+// from memory.BufferBudget of it, and a soft memory limit makes the garbage
+// collector return what pools and garbage hold before the heap grows past
+// the target less what the program itself occupies outside the Go heap.
+// target is the core's resolved target (fs.New has applied the default).
 func tuneRuntime(target int64, logger *slog.Logger) {
-	limit := target + 64<<20 // room for the runtime, metadata and in-flight FUSE buffers
+	limit := target - nonHeap
 	debug.SetMemoryLimit(limit)
 	logger.Debug("memory target", "target_bytes", target, "go_memory_limit_bytes", limit)
 }
+
+// nonHeap is the resident memory of the program outside Go's accounting:
+// its code and static data (about 20 MiB), plus a margin, since the Go
+// limit is soft and RSS lags what the collector frees.
+const nonHeap = 32 << 20
 
 // ProfileEnv names a file to write a CPU profile of the mount to, from
 // mount until unmount (a development aid: `go tool pprof bucketfs FILE`).

@@ -425,7 +425,7 @@ func (r *Reader) scheduleLocked(st *stream, need int64) {
 func (r *Reader) fetch(ctx context.Context, c *chunk) {
 	defer r.inflight.Done()
 	defer c.cancel()
-	buf := memory.GetBuffer(int(c.end - c.off))
+	buf := r.budget.GetBuffer(int(c.end - c.off))
 	err := r.get(ctx, buf, c.off)
 	r.mu.Lock()
 	c.buf, c.err = buf, err
@@ -445,7 +445,7 @@ func (r *Reader) freeIfUnusedLocked(c *chunk) {
 	default:
 		return // still fetching: fetch frees it when done
 	}
-	memory.PutBuffer(c.buf)
+	r.budget.PutBuffer(c.buf)
 	c.buf = nil
 	r.budget.Release(c.reserved)
 	c.reserved = 0
@@ -458,8 +458,8 @@ func (r *Reader) readDirect(ctx context.Context, p []byte, off int64) (int, erro
 	length := min(max(int64(len(p)), r.cfg.MinRandomRead), r.size-off)
 	r.budget.Overdraw(length)
 	defer r.budget.Release(length)
-	buf := memory.GetBuffer(int(length))
-	defer memory.PutBuffer(buf)
+	buf := r.budget.GetBuffer(int(length))
+	defer r.budget.PutBuffer(buf)
 	if err := r.get(ctx, buf, off); err != nil {
 		if errors.Is(err, ErrChanged) {
 			r.mu.Lock()

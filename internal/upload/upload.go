@@ -173,10 +173,10 @@ func (w *Writer) grow(ctx context.Context, size, partSize int64) error {
 	} else {
 		w.budget.Overdraw(newCap - w.reserved)
 	}
-	nb := memory.GetBuffer(int(newCap))[:len(w.buf)]
+	nb := w.budget.GetBuffer(int(newCap))[:len(w.buf)]
 	copy(nb, w.buf)
 	if w.buf != nil {
-		memory.PutBuffer(w.buf)
+		w.budget.PutBuffer(w.buf)
 	}
 	w.buf, w.reserved = nb, newCap
 	return nil
@@ -185,7 +185,7 @@ func (w *Writer) grow(ctx context.Context, size, partSize int64) error {
 // releaseBuf gives buf and its reservation back. The slice must not be used afterwards.
 func (w *Writer) releaseBuf() {
 	if w.buf != nil {
-		memory.PutBuffer(w.buf)
+		w.budget.PutBuffer(w.buf)
 	}
 	w.budget.Release(w.reserved)
 	w.buf, w.reserved = nil, 0
@@ -215,7 +215,7 @@ func (w *Writer) flushPart(ctx context.Context) error {
 	w.wg.Add(1)
 	go func() {
 		defer func() {
-			memory.PutBuffer(body)
+			w.budget.PutBuffer(body)
 			w.budget.Release(reserved)
 			<-w.sem
 			w.wg.Done()
