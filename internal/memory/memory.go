@@ -110,7 +110,11 @@ func (b *Budget) add(n int64) {
 	if b.used > b.peak {
 		b.peak = b.used
 	}
-	// Reserved bytes will be new buffers unless idle ones fit: make room.
+}
+
+// trimIdle drops idle buffers, largest first, until reserved plus idle
+// bytes fit in the limit again. REQUIRES(b.mu)
+func (b *Budget) trimIdle() {
 	for c := maxClass; c >= minClass && b.used+b.idleN > b.limit; c-- {
 		for len(b.idle[c]) > 0 && b.used+b.idleN > b.limit {
 			b.dropIdle(c)
@@ -159,7 +163,8 @@ func class(n int) int {
 
 // GetBuffer returns a slice of length n, an idle one when there is one of
 // its size class. Its contents are not zeroed. The bytes should be reserved
-// first (Reserve, TryReserve, Overdraw).
+// first (Reserve, TryReserve, Overdraw). A new buffer makes idle ones of
+// other sizes go if reserved plus idle bytes no longer fit.
 func (b *Budget) GetBuffer(n int) []byte {
 	if n <= 0 {
 		return nil
@@ -177,14 +182,15 @@ func (b *Budget) GetBuffer(n int) []byte {
 		b.mu.Unlock()
 		return buf[:n]
 	}
+	b.trimIdle()
 	b.mu.Unlock()
 	return make([]byte, n, 1<<c)
 }
 
 // PutBuffer returns a slice from GetBuffer, before its reservation is
 // released. It is kept for reuse while reserved plus idle bytes fit in the
-// limit, else left to the garbage collector. The caller must not use it
-// afterwards.
+// limit (its own reserved bytes are about to become idle ones), else left
+// to the garbage collector. The caller must not use it afterwards.
 func (b *Budget) PutBuffer(buf []byte) {
 	c := class(cap(buf))
 	if cap(buf) == 0 || c > maxClass || cap(buf) != 1<<c {

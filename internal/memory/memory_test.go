@@ -114,14 +114,24 @@ func TestIdleBuffersStayWithinTheLimit(t *testing.T) {
 	if b.Idle() != 16*mib || b.Used() != 0 {
 		t.Fatalf("idle %d, used %d; want 16 MiB idle", b.Idle(), b.Used())
 	}
-	b.Overdraw(12 * mib) // e.g. reads of another size
-	if b.Used()+b.Idle() > 16*mib {
-		t.Fatalf("used %d + idle %d exceed the 16 MiB limit", b.Used(), b.Idle())
+	// A reservation takes an idle buffer of its size: nothing is dropped.
+	b.Overdraw(4 * mib)
+	reused := b.GetBuffer(4 * mib)
+	if b.Idle() != 12*mib {
+		t.Fatalf("idle %d after reusing one of four idle buffers; want 12 MiB", b.Idle())
+	}
+	// New buffers of another size make room by dropping idle ones.
+	b.Overdraw(8 * mib)
+	other := b.GetBuffer(8 * mib)
+	if b.Used()+b.Idle() > 16*mib || b.Idle() != 4*mib {
+		t.Fatalf("used %d + idle %d: want idle trimmed to 4 MiB within the 16 MiB limit", b.Used(), b.Idle())
 	}
 	b.Overdraw(8 * mib) // past the limit: nothing idle is left
+	_ = b.GetBuffer(8 * mib)
 	if b.Idle() != 0 {
 		t.Fatalf("idle %d while overdrawn", b.Idle())
 	}
+	_, _ = reused, other
 	b.PutBuffer(make([]byte, 4*mib)) // returned while over the limit: dropped
 	if b.Idle() != 0 {
 		t.Fatalf("a buffer returned past the limit was kept (idle %d)", b.Idle())

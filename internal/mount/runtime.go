@@ -27,12 +27,31 @@ const nonHeap = 32 << 20
 // mount until unmount (a development aid: `go tool pprof bucketfs FILE`).
 const ProfileEnv = "BUCKETFS_CPUPROFILE"
 
+// HeapProfileEnv names a file to write a heap profile to at unmount
+// (allocations since mount: `go tool pprof -sample_index=alloc_space`).
+const HeapProfileEnv = "BUCKETFS_HEAPPROFILE"
+
 // startProfile starts CPU profiling when ProfileEnv is set and returns the
-// function that stops it.
+// function that stops it (and writes the heap profile HeapProfileEnv asks for).
 func startProfile(logger *slog.Logger) func() {
+	heap := func() {
+		path := os.Getenv(HeapProfileEnv)
+		if path == "" {
+			return
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			logger.Warn("cannot write heap profile", "path", path, "error", err)
+			return
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			logger.Warn("cannot write heap profile", "error", err)
+		}
+	}
 	path := os.Getenv(ProfileEnv)
 	if path == "" {
-		return func() {}
+		return heap
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -47,5 +66,6 @@ func startProfile(logger *slog.Logger) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+		heap()
 	}
 }
