@@ -12,10 +12,11 @@
 //
 // Buffers are recycled through the budget's size-classed free lists, so a
 // steady stream of 8 MiB parts does not allocate (and zero) a new 8 MiB
-// slice each time. Reserved plus idle bytes stay within the limit: a reader
-// that overdraws, or a reservation that finds idle buffers of other sizes,
-// drops idle buffers rather than the heap growing, so the process stays
-// near its memory target with little garbage for the collector.
+// slice each time. Reserved plus idle bytes stay within the limit: a
+// buffer returned while the budget is overdrawn is dropped, and a new buffer
+// of a size no idle one has makes idle buffers go, so the process stays
+// within its memory target with little garbage for the collector. Idle
+// buffers are kept while the mount is idle (they are within the target).
 package memory
 
 import (
