@@ -91,20 +91,6 @@ func TestStatFallsBackToHead(t *testing.T) {
 	}
 }
 
-// lyingGet returns GET responses that do not match the request.
-type lyingGet struct {
-	objstore.Client
-	mangle func(*objstore.GetOutput)
-}
-
-func (l *lyingGet) Get(ctx context.Context, in objstore.GetInput) (*objstore.GetOutput, error) {
-	out, err := l.Client.Get(ctx, in)
-	if err == nil {
-		l.mangle(out)
-	}
-	return out, err
-}
-
 func TestStatDoesNotTrustAWrongResponse(t *testing.T) {
 	content := []byte("twelve bytes")
 	for _, tc := range []struct {
@@ -120,7 +106,7 @@ func TestStatDoesNotTrustAWrongResponse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := memstore.New("bucket")
 			s.PutObject("k", content)
-			info, data, err := metadata.Stat(context.Background(), &lyingGet{Client: s, mangle: tc.mangle}, "k", 64)
+			info, data, err := metadata.Stat(context.Background(), &objstoretest.Mangled{Client: s, Mangle: tc.mangle}, "k", 64)
 			if err != nil || info.Size != int64(len(content)) || data != nil {
 				t.Errorf("Stat = %+v, %q, %v; want the HEAD's stat and no data", info, data, err)
 			}

@@ -227,7 +227,7 @@ func TestWrongResponsesAreErrors(t *testing.T) {
 			store := memstore.New("b")
 			store.PutObject("k", pattern(1<<20))
 			info, _ := store.Head(ctx, "k")
-			r := New(&lying{Client: store, fix: c.fix}, "k", info.ETag, 1<<20, Config{}, nil)
+			r := New(&objstoretest.Mangled{Client: store, Mangle: c.fix}, "k", info.ETag, 1<<20, Config{}, nil)
 			defer r.Close()
 			buf := make([]byte, 4096)
 			if _, err := r.ReadAt(ctx, buf, 0); err == nil {
@@ -235,20 +235,6 @@ func TestWrongResponsesAreErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lying alters every GET response.
-type lying struct {
-	objstore.Client
-	fix func(*objstore.GetOutput)
-}
-
-func (l *lying) Get(ctx context.Context, in objstore.GetInput) (*objstore.GetOutput, error) {
-	out, err := l.Client.Get(ctx, in)
-	if err == nil {
-		l.fix(out)
-	}
-	return out, err
 }
 
 // shortBody returns one byte less than it has.

@@ -197,3 +197,20 @@ func (b *faultyBody) Read(p []byte) (int, error) {
 }
 
 func (b *faultyBody) Close() error { return b.rc.Close() }
+
+// Mangled passes every call to Client, and lets Mangle change each
+// successful GET response: a server returning other ranges, sizes or bodies
+// than asked for.
+type Mangled struct {
+	objstore.Client
+	Mangle func(*objstore.GetOutput)
+}
+
+// Get implements objstore.Client.
+func (m *Mangled) Get(ctx context.Context, in objstore.GetInput) (*objstore.GetOutput, error) {
+	out, err := m.Client.Get(ctx, in)
+	if err == nil {
+		m.Mangle(out)
+	}
+	return out, err
+}
