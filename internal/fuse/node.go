@@ -163,6 +163,11 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		// one file share them, and re-reads cost no request.
 		fuseFlags |= gofuse.FOPEN_KEEP_CACHE
 	}
+	if !h.IsWriter() {
+		// A reader's close() has nothing to flush (fs.Flush is a no-op
+		// for it): spare it that round trip. Kernels before 5.18 ignore it.
+		fuseFlags |= gofuse.FOPEN_NOFLUSH
+	}
 	return &handle{h: h, m: n.m}, fuseFlags, 0
 }
 
