@@ -319,3 +319,64 @@ func TestCredentialsNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// A reader's close() sends no FLUSH (read handles open with FOPEN_NOFLUSH:
+// there is nothing to flush, and cat of many files would wait for one round
+// trip per file); a writer's close() still does, since it completes the upload.
+func TestReaderCloseSendsNoFlush(t *testing.T) {
+	srv, bucket, c := newBucket(t, map[string]string{"a.txt": "a", "b.txt": "b", "c.txt": "c"})
+	logs := t.TempDir()
+	m := mountBucket(t, srv, bucket, c, bucket, "--debug", "--log-directory", logs)
+	if out := m.mustSh("cat a.txt b.txt c.txt; echo y > new.txt"); out != "abc" {
+		t.Fatalf("cat printed %q", out)
+	}
+	unmount(t, m.dir)
+	waitNoDaemon(t, m.dir)
+	ents, err := os.ReadDir(logs)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("no log file written to %s: %v", logs, err)
+	}
+	// Request lines read "rx 12: OPEN n5 {...}": the node after the op.
+	// go-fuse opens and flushes a probe file of its own, node 2^64-1.
+	node := func(line, op string) string {
+		_, rest, ok := strings.Cut(line, ": "+op+" n")
+		if !ok {
+			return ""
+		}
+		id, _, _ := strings.Cut(rest, " ")
+		if id == "18446744073709551615" {
+			return ""
+		}
+		return id
+	}
+	read := map[string]bool{} // nodes opened without O_CREAT: the three files cat read
+	var flushed []string
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(logs, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if id := node(line, "OPEN"); id != "" {
+				read[id] = true
+			}
+			if id := node(line, "FLUSH"); id != "" {
+				flushed = append(flushed, id)
+			}
+		}
+	}
+	if len(read) < 3 {
+		t.Fatalf("the debug log shows OPEN of %d nodes for 3 files read; is FUSE logging on?", len(read))
+	}
+	writerFlushed := false
+	for _, id := range flushed {
+		if read[id] {
+			t.Errorf("FLUSH of node %s, a file that was only read", id)
+		} else {
+			writerFlushed = true
+		}
+	}
+	if !writerFlushed {
+		t.Errorf("no FLUSH for the written file (flushed nodes %v): its close() must complete the upload", flushed)
+	}
+}
