@@ -12,10 +12,11 @@ import (
 // 16th of it; beyond that the oldest are dropped (a later
 // read simply GETs them).
 
-// heldContent is the whole content of an inode's object at etag.
+// heldContent is the whole content of an inode's object. It is always of
+// the inode's current ETag: setStatLocked, the one place a stat changes,
+// drops it when the ETag does.
 type heldContent struct {
 	in   *inode
-	etag string
 	data []byte
 	elem *list.Element
 }
@@ -27,11 +28,9 @@ type heldContents struct {
 	limit int64
 }
 
-func (h *heldContents) init(limit int64) { h.limit = limit }
-
-// setStatLocked records a file's stat from S3 and, when the stat came with
-// the whole object, its content. A new ETag drops content of the old one.
-// REQUIRES(f.mu)
+// setStatLocked records a file's stat (from S3, or from the upload that just
+// completed) and, when the stat came with the whole object, its content. A
+// new ETag drops content of the old one. REQUIRES(f.mu)
 func (f *FS) setStatLocked(in *inode, size int64, etag string, mtime time.Time, data []byte) {
 	if data != nil || etag != in.etag {
 		f.dropContentLocked(in)
@@ -45,7 +44,7 @@ func (f *FS) setStatLocked(in *inode, size int64, etag string, mtime time.Time, 
 	if n > f.held.limit || !f.budget.TryReserve(n) {
 		return
 	}
-	hc := &heldContent{in: in, etag: etag, data: data}
+	hc := &heldContent{in: in, data: data}
 	hc.elem = f.held.order.PushBack(hc)
 	in.content = hc
 	f.held.bytes += n
@@ -62,8 +61,8 @@ func (f *FS) dropContentLocked(in *inode) {
 }
 
 // takeContentLocked removes in's content from the waiting list and returns
-// it; the caller now owns its budget reservation. It is nil when no content
-// of in's current version is held. REQUIRES(f.mu)
+// it (nil when none is held); the caller now owns its budget reservation.
+// REQUIRES(f.mu)
 func (f *FS) takeContentLocked(in *inode) []byte {
 	hc := in.content
 	if hc == nil {
@@ -72,10 +71,6 @@ func (f *FS) takeContentLocked(in *inode) []byte {
 	in.content = nil
 	f.held.order.Remove(hc.elem)
 	f.held.bytes -= int64(len(hc.data))
-	if hc.etag != in.etag {
-		f.budget.Release(int64(len(hc.data)))
-		return nil
-	}
 	return hc.data
 }
 

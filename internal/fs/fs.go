@@ -135,7 +135,7 @@ func New(client objstore.Client, cfg Config) *FS {
 		started: time.Now(),
 		budget:  memory.NewBudget(memory.BufferBudget(cfg.MemoryTarget)),
 	}
-	f.held.init(f.budget.Limit() / 16)
+	f.held.limit = f.budget.Limit() / 16
 	f.inodes[RootIno] = &inode{ino: RootIno, parent: RootIno, kind: metadata.Dir, key: cfg.Prefix, children: map[string]uint64{}}
 	return f
 }

@@ -132,10 +132,8 @@ func (f *FS) completeLocked(ctx context.Context, h *Handle) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	in := h.in
-	in.etag = out.ETag
-	in.size = h.writer.Size()
+	f.setStatLocked(in, h.writer.Size(), out.ETag, in.mtime, nil)
 	in.local = false
-	in.expiry = f.now().Add(f.cfg.FileTTL)
 	// The file's directories now exist in the bucket through its key.
 	for p := f.inodes[in.parent]; p != nil && p.ino != RootIno && p.local; p = f.inodes[p.parent] {
 		p.local = false
