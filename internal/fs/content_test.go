@@ -3,9 +3,13 @@ package fs
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bucketfs/bucketfs/internal/objstore"
+	"github.com/bucketfs/bucketfs/internal/objstore/objstoretest"
 )
 
 // requests counts the store's requests of each kind since the last call.
@@ -144,5 +148,35 @@ func TestSmallFileWithinTTLReadsTheVersionLookedUp(t *testing.T) {
 	}
 	if g, _ := e.fs.Getattr(ctx, a.Ino); g.Size != int64(len("first")) {
 		t.Errorf("stat size %d, want %d (the same version as the data)", g.Size, len("first"))
+	}
+}
+
+// Under a small memory target a read's GETs shrink to an eighth of the
+// buffer budget (each stream may overdraw by the chunk it waits on), while
+// a roomy one uses whole read parts.
+func TestReadGETsShrinkWithTheMemoryBudget(t *testing.T) {
+	for _, tc := range []struct {
+		target, wantMax int64
+	}{
+		{256 << 20, 8 << 20}, // budget 208 MiB: the 8 MiB read part
+		{32 << 20, 2 << 20},  // budget 16 MiB: 2 MiB
+	} {
+		e := newEnv(t, func(c *Config) { c.MemoryTarget = tc.target; c.ReadPartSize = 8 << 20 })
+		data := bytes.Repeat([]byte("0123456789abcdef"), (24<<20)/16)
+		e.store.PutObject("big", data)
+		var mu sync.Mutex
+		var largest int64
+		e.fs.client = &objstoretest.Mangled{Client: e.fault, Mangle: func(o *objstore.GetOutput) {
+			mu.Lock()
+			largest = max(largest, o.Length)
+			mu.Unlock()
+		}}
+		got, err := e.readAll("big")
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("target %d MiB: read %d bytes, %v", tc.target>>20, len(got), err)
+		}
+		if largest != tc.wantMax {
+			t.Errorf("target %d MiB: largest GET %d bytes, want %d", tc.target>>20, largest, tc.wantMax)
+		}
 	}
 }
