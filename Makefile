@@ -26,7 +26,7 @@ unit:
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal test 2>/dev/null)" || { gofmt -l cmd internal test; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l cmd internal test bench scripts 2>/dev/null)" || { gofmt -l cmd internal test bench scripts; echo "gofmt needed"; exit 1; }
 
 # Throughput of bucketfs against raw S3, s3fs and rclone on a local MinIO
 # (root; installs s3fs, rclone, fio; 7-12 min); writes docs/BENCHMARKS.md.

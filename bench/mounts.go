@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bucketfs/bucketfs/internal/mount"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bucketfs/bucketfs/internal/mount"
+	"github.com/bucketfs/bucketfs/internal/mountinfo"
 )
 
 // tool is one file system under test, mounted fresh for every measurement.
@@ -189,44 +191,24 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
-// isMounted reports whether dir is a mount point (in /proc/self/mountinfo).
+// isMounted reports whether dir is a mount point (in the mount table).
 func isMounted(dir string) bool {
 	return len(mountsUnder(dir, true)) > 0
 }
 
 // mountsUnder lists mount points equal to (exact) or under dir.
 func mountsUnder(dir string, exact bool) []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	entries, err := mountinfo.Read()
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMount(f[4])
-		if mp == dir || (!exact && strings.HasPrefix(mp, dir+"/")) {
-			out = append(out, mp)
+	for _, e := range entries {
+		if e.MountPoint == dir || (!exact && strings.HasPrefix(e.MountPoint, dir+"/")) {
+			out = append(out, e.MountPoint)
 		}
 	}
 	return out
-}
-
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // findServer finds the process serving dir: argv[0]'s base name is bin and

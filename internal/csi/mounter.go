@@ -13,6 +13,8 @@ import (
 	"time"
 
 	mountutils "k8s.io/mount-utils"
+
+	"github.com/bucketfs/bucketfs/internal/mountinfo"
 )
 
 // FSType is the type of a bucketfs mount in the mount table (FUSE, subtype bucketfs).
@@ -107,7 +109,7 @@ func (m *SystemMounter) Unmount(_ context.Context, target string) error {
 
 // MountAt reads /proc/self/mountinfo and, for a mount point, checks that it answers.
 func (m *SystemMounter) MountAt(target string) (*MountPoint, error) {
-	infos, err := mountutils.ParseMountInfo("/proc/self/mountinfo")
+	infos, err := mountutils.ParseMountInfo(mountinfo.Path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the mount table: %w", err)
 	}
@@ -123,15 +125,15 @@ func (m *SystemMounter) MountAt(target string) (*MountPoint, error) {
 	return mp, nil
 }
 
-// findMount returns the topmost (last) mount at target.
+// findMount returns the topmost (last) mount at target. mount-utils leaves
+// the table's octal escapes in place.
 func findMount(infos []mountutils.MountInfo, target string) *MountPoint {
-	escaped := escapeMountinfo(target)
 	var found *MountPoint
 	for _, in := range infos {
-		if in.MountPoint != escaped && in.MountPoint != target {
+		if mountinfo.Unescape(in.MountPoint) != target {
 			continue
 		}
-		mp := &MountPoint{Source: unescapeMountinfo(in.Source), FSType: in.FsType}
+		mp := &MountPoint{Source: mountinfo.Unescape(in.Source), FSType: in.FsType}
 		for _, o := range in.MountOptions {
 			if o == "ro" {
 				mp.ReadOnly = true
@@ -157,13 +159,6 @@ func answers(dir string, timeout time.Duration) bool {
 		return false
 	}
 }
-
-// mountinfo escapes space, tab, newline and backslash as octal.
-var mountinfoEscapes = strings.NewReplacer(`\`, `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`)
-var mountinfoUnescapes = strings.NewReplacer(`\134`, `\`, `\040`, " ", `\011`, "\t", `\012`, "\n")
-
-func escapeMountinfo(s string) string   { return mountinfoEscapes.Replace(s) }
-func unescapeMountinfo(s string) string { return mountinfoUnescapes.Replace(s) }
 
 // redactArgs replaces the user:password part of URLs in args (an
 // endpoint-url may carry one), so that the arguments can be logged.

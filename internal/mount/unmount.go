@@ -1,98 +1,28 @@
 package mount
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/bucketfs/bucketfs/internal/mountinfo"
 )
 
 // FSType is the file-system type of a bucketfs mount in /proc/self/mountinfo
 // (FUSE with subtype "bucketfs", as internal/fuse mounts it).
 const FSType = "fuse.bucketfs"
 
-// mountEntry is one line of /proc/self/mountinfo, the fields we use.
-type mountEntry struct {
-	MountPoint string
-	FSType     string
-	Source     string
-}
-
-// parseMountinfo parses the format of proc(5) /proc/PID/mountinfo:
-// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue".
-func parseMountinfo(r io.Reader) ([]mountEntry, error) {
-	var out []mountEntry
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(f) < 5 || sep < 0 || sep+2 >= len(f) {
-			continue
-		}
-		out = append(out, mountEntry{
-			MountPoint: unescapeOctal(f[4]),
-			FSType:     unescapeOctal(f[sep+1]),
-			Source:     unescapeOctal(f[sep+2]),
-		})
-	}
-	return out, sc.Err()
-}
-
-// unescapeOctal undoes the kernel's \NNN escaping of spaces, tabs, newlines and backslashes.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // findMount returns the topmost mount at dir, or nil when dir is not a mount point.
-func findMount(dir string) (*mountEntry, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+func findMount(dir string) (*mountinfo.Entry, error) {
+	entries, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	entries, err := parseMountinfo(f)
-	if err != nil {
-		return nil, err
-	}
-	return lastMountAt(entries, canonical(dir)), nil
-}
-
-// lastMountAt returns the last (topmost) entry mounted at dir.
-func lastMountAt(entries []mountEntry, dir string) *mountEntry {
-	var found *mountEntry
-	for i := range entries {
-		if entries[i].MountPoint == dir {
-			found = &entries[i]
-		}
-	}
-	return found
+	return mountinfo.Last(entries, canonical(dir)), nil
 }
 
 // canonical resolves symlinks in dir when it can (a stale FUSE mount cannot be
