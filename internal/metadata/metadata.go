@@ -147,12 +147,17 @@ func statByGet(ctx context.Context, c objstore.Client, key string, dataMax int64
 		return objstore.ObjectInfo{}, nil, fmt.Errorf("get %q [0, +%d): server returned [%d, +%d) of %d bytes",
 			key, dataMax, out.Offset, out.Length, size)
 	}
+	if size > dataMax {
+		// Only part of the object: reads will fetch what they need. The
+		// bytes are still read through, so the connection is reused.
+		if n, err := io.CopyN(io.Discard, out.Body, out.Length); err != nil {
+			return objstore.ObjectInfo{}, nil, fmt.Errorf("get %q: read %d of %d bytes: %w", key, n, out.Length, err)
+		}
+		return out.Info, nil, nil
+	}
 	buf := make([]byte, out.Length)
 	if n, err := io.ReadFull(out.Body, buf); err != nil {
 		return objstore.ObjectInfo{}, nil, fmt.Errorf("get %q: read %d of %d bytes: %w", key, n, out.Length, err)
-	}
-	if size > dataMax {
-		buf = nil // only part of the object: reads will fetch what they need
 	}
 	return out.Info, buf, nil
 }
