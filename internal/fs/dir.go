@@ -100,25 +100,6 @@ func (d *DirStream) forgetUnseenLocked() {
 	}
 }
 
-// ReadDir lists directory ino completely (for callers that want it all).
-func (f *FS) ReadDir(ctx context.Context, ino uint64) ([]DirEntry, error) {
-	d, err := f.OpenDir(ctx, ino)
-	if err != nil {
-		return nil, err
-	}
-	var out []DirEntry
-	for {
-		e, ok, err := d.Next(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return out, nil
-		}
-		out = append(out, e)
-	}
-}
-
 func entryOf(in *inode) DirEntry {
 	mode := uint32(syscall.S_IFREG)
 	if in.kind == metadata.Dir {

@@ -224,3 +224,22 @@ func TestPrefixMount(t *testing.T) {
 		t.Fatalf("written file not under the prefix: %v", e.store.Keys())
 	}
 }
+
+// ReadDir lists directory ino completely: the tests' view of OpenDir/Next.
+func (f *FS) ReadDir(ctx context.Context, ino uint64) ([]DirEntry, error) {
+	d, err := f.OpenDir(ctx, ino)
+	if err != nil {
+		return nil, err
+	}
+	var out []DirEntry
+	for {
+		e, ok, err := d.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return out, nil
+		}
+		out = append(out, e)
+	}
+}

@@ -72,7 +72,7 @@ func TestListDir(t *testing.T) {
 		for _, ps := range pageSizes {
 			t.Run(fmt.Sprintf("%s/page%d", tc.name, ps), func(t *testing.T) {
 				s := newStore(tc.keys...)
-				got, err := metadata.ListDir(context.Background(), s, tc.dirKey, ps)
+				got, err := listDir(context.Background(), s, tc.dirKey, ps)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -90,7 +90,7 @@ func TestListDir(t *testing.T) {
 func TestListDirEntryStat(t *testing.T) {
 	s := newStore("d/small", "d/sub/x")
 	s.PutObject("d/big", make([]byte, 12345))
-	got, err := metadata.ListDir(context.Background(), s, "d/", 1)
+	got, err := listDir(context.Background(), s, "d/", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestListDirPaging(t *testing.T) {
 		{1, 70}, {2, 35}, {3, 24}, {7, 10}, {69, 2}, {70, 1}, {0, 1}, {1000, 1},
 	} {
 		s.ResetCounts()
-		got, err := metadata.ListDir(context.Background(), s, "top/", tc.pageSize)
+		got, err := listDir(context.Background(), s, "top/", tc.pageSize)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestListDirBeyondOneServerPage(t *testing.T) {
 			want = append(want, f(name))
 		}
 	}
-	got, err := metadata.ListDir(context.Background(), s, "", 0)
+	got, err := listDir(context.Background(), s, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestListDirError(t *testing.T) {
 			}
 			return nil
 		})
-		got, err := metadata.ListDir(context.Background(), fc, "d/", 3)
+		got, err := listDir(context.Background(), fc, "d/", 3)
 		if !errors.Is(err, objstore.ErrThrottled) || got != nil {
 			t.Errorf("failure on page %d: ListDir = %v, %v; want nil and ErrThrottled", failAt, names(got), err)
 		}
@@ -201,7 +201,7 @@ func TestListDirError(t *testing.T) {
 	}
 	s := newStore("x")
 	s.SetMissingBucket(true)
-	if _, err := metadata.ListDir(context.Background(), s, "", 0); !errors.Is(err, objstore.ErrNoSuchBucket) {
+	if _, err := listDir(context.Background(), s, "", 0); !errors.Is(err, objstore.ErrNoSuchBucket) {
 		t.Errorf("missing bucket: %v", err)
 	}
 }
@@ -241,7 +241,7 @@ func TestListDirMergesPages(t *testing.T) {
 		{Objects: []objstore.ObjectInfo{obj("d/c")}, CommonPrefixes: []string{"d/a/", "d/b/"}},
 		{CommonPrefixes: []string{"d/c/"}},
 	}}
-	got, err := metadata.ListDir(context.Background(), c, "d/", 2)
+	got, err := listDir(context.Background(), c, "d/", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestLookupAgreesWithListDir(t *testing.T) {
 	)
 	var walk func(dirKey string)
 	walk = func(dirKey string) {
-		entries, err := metadata.ListDir(context.Background(), s, dirKey, 2)
+		entries, err := listDir(context.Background(), s, dirKey, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,4 +290,22 @@ func TestLookupAgreesWithListDir(t *testing.T) {
 		}
 	}
 	walk("")
+}
+
+// listDir lists every visible entry of the directory whose key prefix is
+// dirKey, paging through ListObjectsV2. The result is sorted by name, each
+// name once, directories shadowing files. pageSize 0 means the server default.
+func listDir(ctx context.Context, c objstore.Client, dirKey string, pageSize int) ([]metadata.Entry, error) {
+	l := metadata.NewLister(c, dirKey, pageSize)
+	var entries []metadata.Entry
+	for {
+		e, ok, err := l.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return entries, nil
+		}
+		entries = append(entries, e)
+	}
 }

@@ -161,21 +161,3 @@ func statByGet(ctx context.Context, c objstore.Client, key string, dataMax int64
 	}
 	return out.Info, buf, nil
 }
-
-// ListDir lists every visible entry of the directory whose key prefix is
-// dirKey, paging through ListObjectsV2. The result is sorted by name, each
-// name once, directories shadowing files. pageSize 0 means the server default.
-func ListDir(ctx context.Context, c objstore.Client, dirKey string, pageSize int) ([]Entry, error) {
-	l := NewLister(c, dirKey, pageSize)
-	var entries []Entry
-	for {
-		e, ok, err := l.Next(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return entries, nil
-		}
-		entries = append(entries, e)
-	}
-}
