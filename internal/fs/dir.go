@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/bucketfs/bucketfs/internal/metadata"
 	"github.com/bucketfs/bucketfs/internal/objstore"
@@ -29,6 +30,8 @@ type DirStream struct {
 	lister *metadata.Lister
 	dots   int             // "." and ".." handed out so far
 	seen   map[string]bool // names listed, to forget children gone from the bucket
+	opened time.Time       // when the listing began: what it shows is at least this fresh
+	names  []string        // every name listed, in order
 }
 
 // OpenDir starts a listing of directory ino. It asks S3 nothing yet.
@@ -45,7 +48,7 @@ func (f *FS) OpenDir(ctx context.Context, ino uint64) (*DirStream, error) {
 			l.AddLocal(metadata.Entry{Name: name, Kind: c.kind})
 		}
 	}
-	return &DirStream{f: f, dir: dir, lister: l, seen: map[string]bool{}}, nil
+	return &DirStream{f: f, dir: dir, lister: l, seen: map[string]bool{}, opened: f.now()}, nil
 }
 
 // Next returns the next entry; ok is false at the end of the directory.
@@ -67,10 +70,13 @@ func (d *DirStream) Next(ctx context.Context) (e DirEntry, ok bool, err error) {
 		f.mu.Lock()
 		if !ok {
 			d.forgetUnseenLocked()
+			d.dir.listedUntil = d.opened.Add(f.cfg.DirTTL)
+			d.dir.order = &dirOrder{names: d.names, last: -1}
 			f.mu.Unlock()
 			return DirEntry{}, false, nil
 		}
 		d.seen[me.Name] = true
+		d.names = append(d.names, me.Name)
 		c := f.childLocked(d.dir, me.Name)
 		var in *inode
 		switch {

@@ -176,6 +176,13 @@ func (f *FS) openWrite(ino uint64, flags uint32, pid uint32) (*Handle, error) {
 func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 	f.mu.Lock()
 	in := f.inodes[ino]
+	for in != nil && in.fetching != nil {
+		// Being fetched ahead (ahead.go): its stat and content are ours.
+		if err := f.awaitFetchLocked(ctx, in); err != nil {
+			f.mu.Unlock()
+			return nil, wrapf(0, err, "open %q", in.key)
+		}
+	}
 	if in == nil || in.removed {
 		f.mu.Unlock()
 		return nil, errorf(syscall.ENOENT, "open inode %d: no longer exists", ino)
@@ -216,6 +223,7 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 		f.setStatLocked(in, fresh.info.Size, fresh.info.ETag, fresh.info.LastModified, fresh.data)
 	}
 	in.readers++
+	f.noteOpenLocked(in)
 	keep := in.etag != "" && in.etag == in.cachedETag
 	in.cachedETag = in.etag
 	sh := in.shared

@@ -65,8 +65,16 @@ type inode struct {
 	expiry   time.Time         // remote stat trusted until then
 	local    bool              // not (yet) in the bucket: mkdir'd directory or file being written
 	children map[string]uint64 // directories: the names known so far
-	writer   *Handle           // files: the open write handle, if any
-	readers  int               // files: open read handles
+	// listedUntil: directories: until then, a complete listing of this
+	// directory is trusted as to which names are directories, so a file it
+	// showed is looked up again with a stat alone (see FS.lookup).
+	listedUntil time.Time
+	order       *dirOrder // directories: the last complete listing, for fetching ahead (ahead.go)
+	// fetching is closed when the fetch ahead of this file in flight ends
+	// (nil when none is): a lookup or open waits for it instead of asking again.
+	fetching chan struct{}
+	writer   *Handle // files: the open write handle, if any
+	readers  int     // files: open read handles
 	// cachedETag is the version whose pages the kernel may hold in its page
 	// cache from earlier opens; a read open of the same version keeps them.
 	cachedETag string

@@ -22,7 +22,8 @@ func (f *FS) dirLocked(ino uint64) (*inode, error) {
 }
 
 // Lookup finds name in directory parent. A cached entry is used while its
-// metadata TTL lasts; otherwise S3 is asked (a stat raced with LIST).
+// metadata TTL lasts; otherwise S3 is asked (a stat raced with LIST, or the
+// stat alone for a file the directory's trusted listing showed).
 func (f *FS) Lookup(ctx context.Context, parent uint64, name string) (Attr, error) {
 	in, err := f.lookup(ctx, parent, name)
 	if err != nil {
@@ -36,25 +37,62 @@ func (f *FS) Lookup(ctx context.Context, parent uint64, name string) (Attr, erro
 // lookup is Lookup returning the inode.
 func (f *FS) lookup(ctx context.Context, parent uint64, name string) (*inode, error) {
 	f.mu.Lock()
-	dir, err := f.dirLocked(parent)
-	if err != nil {
+	for {
+		dir, err := f.dirLocked(parent)
+		if err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+		c := f.childLocked(dir, name)
+		if c != nil && c.fetching != nil {
+			// Fetched ahead right now (see ahead.go): its answer is ours.
+			if err := f.awaitFetchLocked(ctx, c); err != nil {
+				f.mu.Unlock()
+				return nil, wrapf(0, err, "lookup %q", c.key)
+			}
+			continue
+		}
+		if c != nil && (c.local || c.writer != nil || f.now().Before(c.expiry)) {
+			f.mu.Unlock()
+			return c, nil
+		}
+		listed := f.listedFileLocked(dir, c)
 		f.mu.Unlock()
-		return nil, err
-	}
-	if c := f.childLocked(dir, name); c != nil && (c.local || c.writer != nil || f.now().Before(c.expiry)) {
-		f.mu.Unlock()
-		return c, nil
-	}
-	dirKey := dir.key
-	f.mu.Unlock()
 
+		e, lerr := f.fetchEntry(ctx, dir.key, name, listed)
+
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.applyEntryLocked(dir, name, e, lerr)
+	}
+}
+
+// listedFileLocked reports whether c is a file that a complete listing of
+// dir, still trusted, showed: then no directory of the same name existed,
+// and refreshing c needs its stat alone. REQUIRES(f.mu)
+func (f *FS) listedFileLocked(dir, c *inode) bool {
+	return c != nil && c.kind == metadata.File && f.now().Before(dir.listedUntil)
+}
+
+// fetchEntry asks S3 what name in the directory dirKey is: a stat raced with
+// a LIST of name/, or, for a listed file (listedFileLocked), the stat alone.
+func (f *FS) fetchEntry(ctx context.Context, dirKey, name string, listedFile bool) (metadata.Entry, error) {
 	if !metadata.ValidName(name) {
-		return nil, errorf(syscall.ENOENT, "%q is not a valid name", name)
+		return metadata.Entry{}, metadata.ErrNotFound
 	}
-	e, lerr := metadata.Lookup(ctx, f.client, dirKey, name, f.statMax())
+	if listedFile {
+		e, err := metadata.StatFile(ctx, f.client, dirKey, name, f.statMax())
+		if !errors.Is(err, metadata.ErrNotFound) {
+			return e, err
+		}
+		// Gone since the listing: it may have become a directory.
+	}
+	return metadata.Lookup(ctx, f.client, dirKey, name, f.statMax())
+}
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// applyEntryLocked records what fetchEntry answered for name in dir and
+// returns its inode. REQUIRES(f.mu)
+func (f *FS) applyEntryLocked(dir *inode, name string, e metadata.Entry, lerr error) (*inode, error) {
 	c := f.childLocked(dir, name)
 	if lerr != nil {
 		if c != nil && (c.local || c.writer != nil) {
@@ -64,9 +102,9 @@ func (f *FS) lookup(ctx context.Context, parent uint64, name string) (*inode, er
 			if c != nil {
 				f.detachLocked(c)
 			}
-			return nil, errorf(syscall.ENOENT, "lookup %q: no such file or directory", dirKey+name)
+			return nil, errorf(syscall.ENOENT, "lookup %q: no such file or directory", dir.key+name)
 		}
-		return nil, wrapf(0, lerr, "lookup %q", dirKey+name)
+		return nil, wrapf(0, lerr, "lookup %q", dir.key+name)
 	}
 	if c != nil && c.local && e.Kind == metadata.File {
 		return c, nil // a local entry shadows a remote file

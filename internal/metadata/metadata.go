@@ -21,6 +21,7 @@
 // HEAD, or (with dataMax > 0) a GET of the object's first dataMax bytes: it
 // answers the same question with the same headers, and an object that small
 // comes back whole, so reading it after the lookup needs no request at all.
+// StatFile is the stat alone, for a name a trusted listing showed as a file.
 package metadata
 
 import (
@@ -111,7 +112,30 @@ func Lookup(ctx context.Context, c objstore.Client, dirKey, name string, dataMax
 		}
 		return Entry{}, st.err
 	}
-	return Entry{Name: name, Kind: File, Size: st.info.Size, ETag: st.info.ETag, Mtime: st.info.LastModified, Data: st.data}, nil
+	return fileEntry(name, st.info, st.data), nil
+}
+
+func fileEntry(name string, info objstore.ObjectInfo, data []byte) Entry {
+	return Entry{Name: name, Kind: File, Size: info.Size, ETag: info.ETag, Mtime: info.LastModified, Data: data}
+}
+
+// StatFile resolves name as a file only, with one request (Stat) and no
+// LIST of name+"/": for a caller that already knows name is not a directory
+// (a listing of dirKey it still trusts showed it as a file). ErrNotFound
+// means the object is gone, and the caller should Lookup again: it may have
+// become a directory.
+func StatFile(ctx context.Context, c objstore.Client, dirKey, name string, dataMax int64) (Entry, error) {
+	if !ValidName(name) {
+		return Entry{}, ErrNotFound
+	}
+	info, data, err := Stat(ctx, c, dirKey+name, dataMax)
+	if err != nil {
+		if errors.Is(err, objstore.ErrNotFound) {
+			return Entry{}, ErrNotFound
+		}
+		return Entry{}, err
+	}
+	return fileEntry(name, info, data), nil
 }
 
 // Stat returns what S3 says of the object key. With dataMax <= 0 it is one

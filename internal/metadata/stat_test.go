@@ -122,3 +122,22 @@ func TestStatDoesNotTrustAWrongResponse(t *testing.T) {
 		}
 	}
 }
+
+func TestStatFileSendsOneRequestAndNoList(t *testing.T) {
+	s := memstore.New("bucket")
+	s.PutObject("d/f", []byte("small"))
+	s.PutObject("d/dir/x", []byte("x")) // "dir" is a directory, not a file
+	e, err := metadata.StatFile(context.Background(), s, "d/", "f", 64)
+	if err != nil || e.Kind != metadata.File || e.Name != "f" || e.Size != 5 || string(e.Data) != "small" || e.ETag == "" {
+		t.Fatalf("StatFile f = %+v, %v; want the file with its data", e, err)
+	}
+	for _, name := range []string{"missing", "dir", "..", ""} {
+		if _, err := metadata.StatFile(context.Background(), s, "d/", name, 64); !errors.Is(err, metadata.ErrNotFound) {
+			t.Errorf("StatFile %q: err = %v, want ErrNotFound", name, err)
+		}
+	}
+	// f, missing and dir: one GET each; nothing for the invalid names.
+	if s.Count(memstore.OpGet) != 3 || s.Count(memstore.OpList) != 0 || s.Count(memstore.OpHead) != 0 {
+		t.Errorf("%d GET, %d LIST, %d HEAD; want 3, 0, 0", s.Count(memstore.OpGet), s.Count(memstore.OpList), s.Count(memstore.OpHead))
+	}
+}

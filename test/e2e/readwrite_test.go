@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -216,5 +217,60 @@ func TestReadOnlyMount(t *testing.T) {
 	}
 	if keys := m.keys(); strings.Join(keys, ",") != "d/g,f.txt" {
 		t.Fatalf("bucket changed: %v", keys)
+	}
+}
+
+// cat of a directory of small files through the kernel: every file arrives
+// whole with one GET (its lookup's, or the one fetched ahead, see SEMANTICS
+// "Consistency"), none twice, and the listing spares the LIST of name/.
+func TestCatOfADirectoryIsOneGETPerFile(t *testing.T) {
+	const n = 200
+	objects := map[string]string{}
+	var want strings.Builder
+	for i := range n {
+		body := fmt.Sprintf("file %03d: %s\n", i, strings.Repeat("x", i))
+		objects[fmt.Sprintf("small/s%03d", i)] = body
+		want.WriteString(body)
+	}
+	srv, bucket, c := newBucket(t, objects)
+	logs := t.TempDir()
+	m := mountBucket(t, srv, bucket, c, bucket, "--debug", "--log-directory", logs)
+	if out := m.mustSh("cat small/*"); out != want.String() {
+		t.Fatalf("cat small/* printed %d bytes, want the %d of the files in order", len(out), want.Len())
+	}
+	unmount(t, m.dir)
+	waitNoDaemon(t, m.dir)
+
+	gets := map[string]int{}
+	lists := 0
+	ents, err := os.ReadDir(logs)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("no log file written to %s: %v", logs, err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(logs, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			switch {
+			case strings.Contains(line, "op=GetObject"):
+				_, rest, _ := strings.Cut(line, " path=/"+bucket+"/")
+				key, _, _ := strings.Cut(rest, " ")
+				gets[key]++
+			case strings.Contains(line, "op=ListObjectsV2"):
+				lists++
+			}
+		}
+	}
+	for k := range objects {
+		if gets[k] != 1 {
+			t.Errorf("%s: %d GETs, want 1", k, gets[k])
+		}
+	}
+	// The bucket probe, the lookup of small/ and the listing: a LIST of
+	// name/ per file would be 200 more.
+	if lists > 10 {
+		t.Errorf("%d LISTs for one listing and %d files read", lists, n)
 	}
 }
