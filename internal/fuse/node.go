@@ -167,9 +167,15 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		// A reader's close() has nothing to flush (fs.Flush is a no-op
 		// for it): spare it that round trip. Kernels before 5.18 ignore it.
 		fuseFlags |= gofuse.FOPEN_NOFLUSH
+	} else {
+		fuseFlags |= writerFlags
 	}
 	return &handle{h: h, m: n.m}, fuseFlags, 0
 }
+
+// writerFlags: a writer's data goes straight from the writer's buffer to
+// ours, not through the page cache.
+const writerFlags = gofuse.FOPEN_DIRECT_IO
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *gofuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	if n.m.denied(ctx) {
@@ -179,7 +185,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		return nil, nil, 0, n.m.errno("create", err)
 	}
-	return n.entry(ctx, a, out), &handle{h: h, m: n.m}, 0, 0
+	return n.entry(ctx, a, out), &handle{h: h, m: n.m}, writerFlags, 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *gofuse.EntryOut) (*gofs.Inode, syscall.Errno) {

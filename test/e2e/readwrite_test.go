@@ -274,3 +274,40 @@ func TestCatOfADirectoryIsOneGETPerFile(t *testing.T) {
 		t.Errorf("%d LISTs for one listing and %d files read", lists, n)
 	}
 }
+
+func TestWriterBypassesThePageCache(t *testing.T) {
+	m := mount(t, nil)
+	f, err := os.OpenFile(m.path("w.bin"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("written\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := syscall.Mmap(int(f.Fd()), 0, 8, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED); err != syscall.ENODEV {
+		if err == nil {
+			syscall.Munmap(b)
+		}
+		t.Fatalf("mmap of a descriptor open for writing: %v, want ENODEV", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("close after the refused mmap: %v", err)
+	}
+	if got, ok := m.object("w.bin"); !ok || string(got) != "written\n" {
+		t.Fatalf("object = %q (exists %v)", got, ok)
+	}
+	// A reader maps it as usual.
+	r, err := os.Open(m.path("w.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := syscall.Mmap(int(r.Fd()), 0, 8, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatalf("mmap of a reader: %v", err)
+	}
+	defer syscall.Munmap(b)
+	if string(b) != "written\n" {
+		t.Fatalf("mapped %q", b)
+	}
+}
