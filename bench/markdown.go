@@ -94,7 +94,8 @@ func (r *report) markdown() string {
 		drop = "dropping caches failed: " + r.dropNote
 	}
 	p("- Caches: %s; each repeat through a file system mounts it fresh, runs the job (new opens), unmounts. "+
-		"The tools take turns in a rotating order within each repeat. Peers keep no local cache: s3fs without "+
+		"The raw references a job is the first to need and the tools take turns in a rotating order within each "+
+		"repeat, so they meet the server in the same states. Peers keep no local cache: s3fs without "+
 		"use_cache, rclone with --vfs-cache-mode off.", drop)
 	p("- Credentials: bucketfs gets AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in its environment, s3fs a passwd_file " +
 		"(0600), rclone a temporary rclone.conf (0600). AWS_* variables of the caller's environment are removed " +
