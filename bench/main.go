@@ -4,7 +4,7 @@
 // bench); it installs what it needs, and cleans up (unmounts, stops MinIO,
 // removes its data) at the end, on failure and on Ctrl-C.
 //
-//	go run ./bench [-repeat 3] [-size 1GiB] [-only seq1,seq4,rand,write,ttfb,ls,cat]
+//	go run ./bench [-repeat 5] [-size 1GiB] [-only seq1,seq4,rand,write,ttfb,ls,cat]
 //	               [-tools bucketfs,s3fs,rclone] [-keep] [-out docs/BENCHMARKS.md]
 //
 // Every repeat of a job through a file system gets a fresh mount, dropped
@@ -76,7 +76,7 @@ func parseFlags() (options, error) {
 	size := flag.String("size", "1GiB", "size of the big object read and written (e.g. 1GiB, 256MiB)")
 	only := flag.String("only", "all", "jobs: "+strings.Join(jobOrder, ",")+" or groups read, meta, all")
 	tools := flag.String("tools", "bucketfs,s3fs,rclone", "file systems to measure")
-	flag.IntVar(&o.repeat, "repeat", 3, "repeats of each job (the median is reported)")
+	flag.IntVar(&o.repeat, "repeat", 5, "repeats of each job (the median is reported)")
 	flag.BoolVar(&o.keep, "keep", false, "leave MinIO running with the seeded bucket at the end (for profiling)")
 	flag.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "markdown report to write (empty: none)")
 	flag.StringVar(&o.minio, "minio", "", "MinIO binary (default: what scripts/install-deps.sh installs)")
