@@ -76,6 +76,20 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// memAvailable is MemAvailable of /proc/meminfo, e.g. "21.3 GiB": a run
+// that ends with much less than it started with left memory behind.
+func memAvailable() string {
+	v := strings.Fields(procField("/proc/meminfo", "MemAvailable"))
+	if len(v) != 2 || v[1] != "kB" {
+		return "unknown"
+	}
+	kb, err := strconv.ParseFloat(v[0], 64)
+	if err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.1f GiB", kb/(1<<20))
+}
+
 // busyProcesses samples every process's CPU time over d and lists those
 // that used more than 5% of one core: load that competes with the run.
 func busyProcesses(d time.Duration) string {

@@ -195,7 +195,7 @@ func benchmark(ctx context.Context, o options) error {
 			clockTick = v
 		}
 	}
-	rep := &report{opts: o, started: started, load0: loadAvg()}
+	rep := &report{opts: o, started: started, load0: loadAvg(), mem0: memAvailable()}
 	rep.info = machineInfo(ctx, minioBin, bucketfsBin)
 	rep.busy = busyProcesses(2 * time.Second)
 	logf("background load: %s", rep.busy)
@@ -295,6 +295,9 @@ func benchmark(ctx context.Context, o options) error {
 					return ctx.Err()
 				}
 				k := (i + r) % turns // nobody always goes first
+				if err := m.emptyTrash(); err != nil {
+					return fmt.Errorf("emptying MinIO's trash: %w", err)
+				}
 				if k < len(rjs) {
 					rj := rjs[k]
 					_ = dropCaches()
@@ -316,6 +319,7 @@ func benchmark(ctx context.Context, o options) error {
 		}
 	}
 	rep.load1, rep.busy1, rep.elapsed = loadAvg(), busyProcesses(2*time.Second), time.Since(started)
+	rep.mem1 = memAvailable()
 	md := rep.markdown()
 	fmt.Println()
 	fmt.Println(md)

@@ -12,6 +12,7 @@ type report struct {
 	started      time.Time
 	elapsed      time.Duration
 	load0, load1 string
+	mem0, mem1   string // memory available at the start and the end
 	info         [][2]string
 	busy, busy1  string
 	onTmpfs      bool
@@ -42,6 +43,7 @@ func (r *report) markdown() string {
 		tableRow(&b, []string{kv[0], mdEscape(kv[1])})
 	}
 	tableRow(&b, []string{"load average (start → end)", r.load0 + " → " + r.load1})
+	tableRow(&b, []string{"memory available (start → end)", r.mem0 + " → " + r.mem1})
 	tableRow(&b, []string{"other busy processes (start; end)", mdEscape(r.busy + "; " + r.busy1)})
 	p("")
 	p("Client, server and kernel share these cores: CPU spent per byte is throughput.")

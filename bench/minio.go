@@ -4,7 +4,9 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -95,6 +97,29 @@ func launchMinIO(ctx context.Context, bin, dataDir string, port int, keep bool) 
 			return nil, fmt.Errorf("minio not ready on %s after 60s: %s", addr, m.logs.String())
 		}
 	}
+}
+
+// emptyTrash removes what MinIO keeps of deleted objects. MinIO moves a
+// deleted object to .minio.sys/tmp/.trash and empties it slowly (every 5
+// minutes by default, with pauses between removals; at once only when the
+// drive is almost full). On tmpfs that is memory: the GiB each write job
+// uploads and deletes piled up to 20 GiB within one run, and the machine
+// slowed down, then stalled, as memory ran out. Called between repeats.
+func (m *minio) emptyTrash() error {
+	trash := filepath.Join(m.dataDir, "data", ".minio.sys", "tmp", ".trash")
+	ents, err := os.ReadDir(trash)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(trash, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *minio) stop() {
