@@ -265,3 +265,24 @@ func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
 		t.Fatalf("%s: error %v (errno %d), want %v", what, err, got, want)
 	}
 }
+
+// unmountForLogs unmounts m, waits for its daemon to exit, and returns the
+// log files it wrote to dir (its --log-directory), by name.
+func unmountForLogs(t *testing.T, m *mnt, dir string) map[string]string {
+	t.Helper()
+	unmount(t, m.dir)
+	waitNoDaemon(t, m.dir)
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("no log file written to %s: %v", dir, err)
+	}
+	logs := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[e.Name()] = string(b)
+	}
+	return logs
+}

@@ -300,22 +300,12 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	logs := t.TempDir()
 	m := mountBucket(t, srv, bucket, c, bucket, "--debug", "--log-directory", logs)
 	m.mustSh("cat f.txt; echo y > g.txt; ls -l; cat missing 2>/dev/null || true")
-	unmount(t, m.dir)
-	waitNoDaemon(t, m.dir)
-	ents, err := os.ReadDir(logs)
-	if err != nil || len(ents) == 0 {
-		t.Fatalf("no log file written to %s: %v", logs, err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(logs, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for name, b := range unmountForLogs(t, m, logs) {
 		if len(b) == 0 {
-			t.Fatalf("%s is empty: --debug logged nothing", e.Name())
+			t.Fatalf("%s is empty: --debug logged nothing", name)
 		}
-		if bytes.Contains(b, []byte(srv.SecretKey)) || bytes.Contains(b, []byte(srv.AccessKey)) {
-			t.Fatalf("%s contains the credentials", e.Name())
+		if strings.Contains(b, srv.SecretKey) || strings.Contains(b, srv.AccessKey) {
+			t.Fatalf("%s contains the credentials", name)
 		}
 	}
 }
@@ -330,12 +320,7 @@ func TestReaderCloseSendsNoFlush(t *testing.T) {
 	if out := m.mustSh("cat a.txt b.txt c.txt; echo y > new.txt"); out != "abc" {
 		t.Fatalf("cat printed %q", out)
 	}
-	unmount(t, m.dir)
-	waitNoDaemon(t, m.dir)
-	ents, err := os.ReadDir(logs)
-	if err != nil || len(ents) == 0 {
-		t.Fatalf("no log file written to %s: %v", logs, err)
-	}
+	logFiles := unmountForLogs(t, m, logs)
 	// Request lines read "rx 12: OPEN n5 {...}": the node after the op.
 	// go-fuse opens and flushes a probe file of its own, node 2^64-1.
 	node := func(line, op string) string {
@@ -351,12 +336,8 @@ func TestReaderCloseSendsNoFlush(t *testing.T) {
 	}
 	read := map[string]bool{} // nodes opened without O_CREAT: the three files cat read
 	var flushed []string
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(logs, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
+	for _, b := range logFiles {
+		for _, line := range strings.Split(b, "\n") {
 			if id := node(line, "OPEN"); id != "" {
 				read[id] = true
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -238,21 +237,10 @@ func TestCatOfADirectoryIsOneGETPerFile(t *testing.T) {
 	if out := m.mustSh("cat small/*"); out != want.String() {
 		t.Fatalf("cat small/* printed %d bytes, want the %d of the files in order", len(out), want.Len())
 	}
-	unmount(t, m.dir)
-	waitNoDaemon(t, m.dir)
-
 	gets := map[string]int{}
 	lists := 0
-	ents, err := os.ReadDir(logs)
-	if err != nil || len(ents) == 0 {
-		t.Fatalf("no log file written to %s: %v", logs, err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(logs, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
+	for _, b := range unmountForLogs(t, m, logs) {
+		for _, line := range strings.Split(b, "\n") {
 			switch {
 			case strings.Contains(line, "op=GetObject"):
 				_, rest, _ := strings.Cut(line, " path=/"+bucket+"/")
