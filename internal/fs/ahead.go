@@ -52,7 +52,7 @@ func (f *FS) noteOpenLocked(in *inode) {
 	now := f.now()
 	// Fetching ahead pays only when the stats fetched are still fresh
 	// when their files are opened: the opens must come within the file TTL.
-	if i == o.last+1 && now.Sub(o.lastAt) < f.cfg.FileTTL/2 {
+	if f.nextFileLocked(dir, o, i) && now.Sub(o.lastAt) < f.cfg.FileTTL/2 {
 		o.streak++
 	} else {
 		o.streak = 1
@@ -69,6 +69,21 @@ func (f *FS) noteOpenLocked(in *inode) {
 		}
 		f.fetchAheadLocked(dir, c)
 	}
+}
+
+// nextFileLocked reports whether names[i] is the first file after the last
+// one opened: only directories (which `cat dir/*` or `cp -r` do not open as
+// files) or names gone since the listing lie between them. REQUIRES(f.mu)
+func (f *FS) nextFileLocked(dir *inode, o *dirOrder, i int) bool {
+	if i <= o.last || i-o.last > aheadFiles {
+		return false
+	}
+	for _, name := range o.names[o.last+1 : i] {
+		if c := f.childLocked(dir, name); c != nil && c.kind == metadata.File {
+			return false
+		}
+	}
+	return true
 }
 
 // fetchAheadLocked refreshes c in the background, as a lookup of it would.

@@ -348,3 +348,27 @@ func TestFilesBeingWrittenAreNotFetchedAhead(t *testing.T) {
 		t.Fatalf("the file being written was fetched ahead (%d GETs)", gets)
 	}
 }
+
+// Directories between the files (cat dir/* does not open them as files) do
+// not break the run of opens in listing order.
+func TestDirectoriesBetweenFilesKeepTheOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, name := range []string{"f01a/x", "f02a/x", "f02b/x"} {
+		e.store.PutObject("d/"+name, []byte("x"))
+	}
+	d := e.listedDir(8) // f00 f01 f01a/ f02 f02a/ f02b/ f03 ... f07
+	e.clock.add(200 * time.Millisecond)
+	ops := e.countFileOps()
+	for i := range aheadStreak {
+		if _, err := e.cat(d, fileName(i)); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.add(10 * time.Millisecond)
+	}
+	e.settle()
+	// f00-f02 read by their lookups, then f03-f07 fetched ahead (the
+	// directories within the window are not files and cost nothing).
+	if got := ops.count("Get"); got != 8 {
+		t.Fatalf("%d GETs after %d opens in order across directories, want 8", got, aheadStreak)
+	}
+}
