@@ -214,8 +214,11 @@ func (b *Budget) Idle() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.idleN
 // the program's code (about 20 MiB resident) and the Go runtime (about 7 MiB
 // when idle), FUSE request buffers, the inode table, garbage not yet
 // collected, and the part each read stream or writer may overdraw the
-// budget by.
-const Reserved = 48 << 20
+// budget by. It also keeps the Go heap some way below its limit (the target
+// less 32 MiB) when the buffers are all in use: with 48 MiB the collector ran
+// after every megabyte allocated, 25 times per GiB written; with 56 MiB a
+// GiB writes about 5% faster and reads no slower.
+const Reserved = 56 << 20
 
 // MinTarget is the smallest memory target a mount accepts: it leaves 48 MiB
 // of buffers, room for a few readers and writers of 8 MiB parts.
