@@ -372,3 +372,30 @@ func TestDirectoriesBetweenFilesKeepTheOrder(t *testing.T) {
 		t.Fatalf("%d GETs after %d opens in order across directories, want 8", got, aheadStreak)
 	}
 }
+
+// What a fetch ahead brings is an ordinary stat: trusted for the file TTL
+// from its arrival, then asked again.
+func TestAFetchedAheadStatLastsTheFileTTL(t *testing.T) {
+	e := newEnv(t, nil) // files 100 ms
+	d := e.listedDir(8)
+	e.clock.add(200 * time.Millisecond)
+	ops := e.countFileOps()
+	for i := range aheadStreak {
+		if _, err := e.cat(d, fileName(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.settle()
+	next := "d/" + fileName(aheadStreak)
+	if ops.count("Get", next) != 1 {
+		t.Fatalf("%s was not fetched ahead", next)
+	}
+	e.clock.add(90 * time.Millisecond) // still fresh
+	if _, err := e.fs.Lookup(ctx, d, fileName(aheadStreak)); err != nil || ops.count("Get", next) != 1 {
+		t.Fatalf("lookup within the TTL of the fetched stat: %v, %d GETs", err, ops.count("Get", next))
+	}
+	e.clock.add(20 * time.Millisecond) // 110 ms after it arrived
+	if _, err := e.fs.Lookup(ctx, d, fileName(aheadStreak)); err != nil || ops.count("Get", next) != 2 {
+		t.Fatalf("lookup past the TTL of the fetched stat: %v, %d GETs, want a second", err, ops.count("Get", next))
+	}
+}

@@ -143,3 +143,19 @@ func TestDefaultTarget(t *testing.T) {
 		t.Fatalf("DefaultTarget() = %d", d)
 	}
 }
+
+// SEMANTICS "Resources": buffers get the target less 56 MiB, and small
+// targets (tests') at least half of it.
+func TestBufferBudgetLeaves56MiB(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct{ target, want int64 }{
+		{128 * mib, 72 * mib},
+		{256 * mib, 200 * mib},
+		{MinTarget, 48 * mib},
+		{32 * mib, 16 * mib},
+	} {
+		if got := BufferBudget(tc.target); got != tc.want {
+			t.Errorf("BufferBudget(%d MiB) = %d MiB, want %d MiB", tc.target/mib, got/mib, tc.want/mib)
+		}
+	}
+}
