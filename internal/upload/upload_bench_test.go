@@ -51,9 +51,9 @@ func (s *sink) CreateMultipartUpload(ctx context.Context, key string) (string, e
 	return "id", nil
 }
 
-func (s *sink) UploadPart(ctx context.Context, key, id string, n int32, body []byte) (objstore.Part, error) {
+func (s *sink) UploadPart(ctx context.Context, in objstore.PartInput) (objstore.Part, error) {
 	time.Sleep(s.latency)
-	return objstore.Part{Number: n, ETag: `"e"`}, nil
+	return objstore.Part{Number: in.Number, ETag: `"e"`}, nil
 }
 
 func (s *sink) CompleteMultipartUpload(ctx context.Context, key, id string, parts []objstore.Part) (objstore.PutOutput, error) {

@@ -73,9 +73,9 @@ type recorder struct {
 	gate        chan struct{} // when set, each UploadPart waits for a token
 }
 
-func (r *recorder) UploadPart(ctx context.Context, key, id string, n int32, body []byte) (objstore.Part, error) {
+func (r *recorder) UploadPart(ctx context.Context, in objstore.PartInput) (objstore.Part, error) {
 	r.mu.Lock()
-	r.calls = append(r.calls, partCall{n, len(body)})
+	r.calls = append(r.calls, partCall{in.Number, len(in.Body)})
 	r.inFlight++
 	r.maxInFlight = max(r.maxInFlight, r.inFlight)
 	r.mu.Unlock()
@@ -87,7 +87,7 @@ func (r *recorder) UploadPart(ctx context.Context, key, id string, n int32, body
 	if r.gate != nil {
 		<-r.gate
 	}
-	return r.Client.UploadPart(ctx, key, id, n, body)
+	return r.Client.UploadPart(ctx, in)
 }
 
 func (r *recorder) sortedCalls() []partCall {

@@ -269,6 +269,9 @@ func (s *Store) Put(ctx context.Context, in objstore.PutInput) (objstore.PutOutp
 	if _, exists := s.objects[in.Key]; exists && in.IfNoneMatch {
 		return objstore.PutOutput{}, fmt.Errorf("PUT %q if-none-match: %w", in.Key, objstore.ErrPreconditionFailed)
 	}
+	if _, err := checkCRC32C(OpPut, in.Key, in.Body, in.ChecksumCRC32C); err != nil {
+		return objstore.PutOutput{}, err
+	}
 	o := s.storeLocked(in.Key, bytes.Clone(in.Body), "")
 	return objstore.PutOutput{ETag: o.etag}, nil
 }

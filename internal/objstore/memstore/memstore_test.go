@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -149,9 +151,9 @@ func TestCountersAndPendingUploads(t *testing.T) {
 	if n := s.PendingUploads(); n != 2 {
 		t.Errorf("PendingUploads = %d, want 2", n)
 	}
-	p1, _ := s.UploadPart(ctx, "m1", id1, 1, []byte("small "))
-	p2, _ := s.UploadPart(ctx, "m1", id1, 2, []byte("parts"))
-	if _, err := s.UploadPart(ctx, "m1", id2, 1, nil); !errors.Is(err, objstore.ErrNotFound) {
+	p1, _ := s.UploadPart(ctx, objstore.PartInput{Key: "m1", UploadID: id1, Number: 1, Body: []byte("small ")})
+	p2, _ := s.UploadPart(ctx, objstore.PartInput{Key: "m1", UploadID: id1, Number: 2, Body: []byte("parts")})
+	if _, err := s.UploadPart(ctx, objstore.PartInput{Key: "m1", UploadID: id2, Number: 1, Body: nil}); !errors.Is(err, objstore.ErrNotFound) {
 		t.Errorf("UploadPart with another key's upload ID: %v", err)
 	}
 	if _, ok := s.Object("m1"); ok {
@@ -190,8 +192,8 @@ func TestMultipartValidation(t *testing.T) {
 	ctx := context.Background()
 	s := memstore.New("b")
 	id, _ := s.CreateMultipartUpload(ctx, "k")
-	p1, _ := s.UploadPart(ctx, "k", id, 1, []byte("too small"))
-	p2, _ := s.UploadPart(ctx, "k", id, 2, []byte("last"))
+	p1, _ := s.UploadPart(ctx, objstore.PartInput{Key: "k", UploadID: id, Number: 1, Body: []byte("too small")})
+	p2, _ := s.UploadPart(ctx, objstore.PartInput{Key: "k", UploadID: id, Number: 2, Body: []byte("last")})
 	cases := map[string][]objstore.Part{
 		"no parts":       nil,
 		"too small":      {p1, p2},
@@ -204,7 +206,7 @@ func TestMultipartValidation(t *testing.T) {
 			t.Errorf("%s: Complete succeeded", name)
 		}
 	}
-	if _, err := s.UploadPart(ctx, "k", id, 0, nil); err == nil {
+	if _, err := s.UploadPart(ctx, objstore.PartInput{Key: "k", UploadID: id, Number: 0, Body: nil}); err == nil {
 		t.Error("part number 0 accepted")
 	}
 	// A single small part is fine: only non-final parts have a minimum size.
@@ -265,5 +267,29 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if s.Count("Put") != 1600 {
 		t.Errorf("Count(Put) = %d", s.Count("Put"))
+	}
+}
+
+// Like S3, the store refuses a body whose CRC32C is not the one sent with it.
+func TestGivenCRC32CIsChecked(t *testing.T) {
+	s := memstore.New("b")
+	ctx := context.Background()
+	body := []byte("body")
+	right := objstore.CRC32C(crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	if _, err := s.Put(ctx, objstore.PutInput{Key: "wrong", Body: body, ChecksumCRC32C: objstore.CRC32C(1)}); err == nil || !strings.Contains(err.Error(), "BadDigest") {
+		t.Errorf("Put with a wrong CRC32C: %v, want BadDigest", err)
+	}
+	if _, ok := s.Object("wrong"); ok {
+		t.Errorf("Put with a wrong CRC32C stored the object")
+	}
+	if _, err := s.Put(ctx, objstore.PutInput{Key: "right", Body: body, ChecksumCRC32C: right}); err != nil {
+		t.Errorf("Put with the body's CRC32C: %v", err)
+	}
+	id, _ := s.CreateMultipartUpload(ctx, "m")
+	if _, err := s.UploadPart(ctx, objstore.PartInput{Key: "m", UploadID: id, Number: 1, Body: body, ChecksumCRC32C: objstore.CRC32C(1)}); err == nil {
+		t.Errorf("UploadPart with a wrong CRC32C succeeded")
+	}
+	if p, err := s.UploadPart(ctx, objstore.PartInput{Key: "m", UploadID: id, Number: 1, Body: body, ChecksumCRC32C: right}); err != nil || p.ChecksumCRC32C != right {
+		t.Errorf("UploadPart with the body's CRC32C: %+v, %v", p, err)
 	}
 }

@@ -3,8 +3,6 @@ package memstore
 import (
 	"context"
 	"crypto/md5"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"hash/crc32"
@@ -37,28 +35,40 @@ func (s *Store) lookupUploadLocked(op, key, uploadID string) (*upload, error) {
 }
 
 // UploadPart implements objstore.Client. Re-uploading a part number replaces it.
-func (s *Store) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (objstore.Part, error) {
+func (s *Store) UploadPart(ctx context.Context, in objstore.PartInput) (objstore.Part, error) {
 	if err := s.begin(ctx, OpUploadPart); err != nil {
 		return objstore.Part{}, err
 	}
 	defer s.mu.Unlock()
-	u, err := s.lookupUploadLocked(OpUploadPart, key, uploadID)
+	u, err := s.lookupUploadLocked(OpUploadPart, in.Key, in.UploadID)
 	if err != nil {
 		return objstore.Part{}, err
 	}
-	if number < 1 || number > objstore.MaxParts {
-		return objstore.Part{}, fmt.Errorf("UploadPart %q: part number %d outside 1..%d", key, number, objstore.MaxParts)
+	if in.Number < 1 || in.Number > objstore.MaxParts {
+		return objstore.Part{}, fmt.Errorf("UploadPart %q: part number %d outside 1..%d", in.Key, in.Number, objstore.MaxParts)
 	}
-	sum := md5.Sum(body)
-	var crc [4]byte
-	binary.BigEndian.PutUint32(crc[:], crc32.Checksum(body, crc32c))
+	crc, err := checkCRC32C(OpUploadPart, in.Key, in.Body, in.ChecksumCRC32C)
+	if err != nil {
+		return objstore.Part{}, err
+	}
+	sum := md5.Sum(in.Body)
 	p := part{
-		data: append([]byte(nil), body...),
+		data: append([]byte(nil), in.Body...),
 		etag: `"` + hex.EncodeToString(sum[:]) + `"`,
-		crc:  base64.StdEncoding.EncodeToString(crc[:]),
+		crc:  crc,
 	}
-	u.parts[number] = p
-	return objstore.Part{Number: number, ETag: p.etag, ChecksumCRC32C: p.crc, Size: int64(len(body))}, nil
+	u.parts[in.Number] = p
+	return objstore.Part{Number: in.Number, ETag: p.etag, ChecksumCRC32C: p.crc, Size: int64(len(in.Body))}, nil
+}
+
+// checkCRC32C returns body's CRC32C, in S3's spelling, and fails as S3 does
+// (BadDigest) when the client sent one that does not match.
+func checkCRC32C(op, key string, body []byte, sent string) (string, error) {
+	crc := objstore.CRC32C(crc32.Checksum(body, crc32c))
+	if sent != "" && sent != crc {
+		return "", fmt.Errorf("%s %q: BadDigest: the CRC32C sent (%s) is not the body's (%s)", op, key, sent, crc)
+	}
+	return crc, nil
 }
 
 // CompleteMultipartUpload implements objstore.Client. Like S3 it requires at

@@ -151,11 +151,11 @@ func (f *Faulty) CreateMultipartUpload(ctx context.Context, key string) (string,
 }
 
 // UploadPart implements objstore.Client.
-func (f *Faulty) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (objstore.Part, error) {
-	if err := f.before(ctx, "UploadPart", key); err != nil {
+func (f *Faulty) UploadPart(ctx context.Context, in objstore.PartInput) (objstore.Part, error) {
+	if err := f.before(ctx, "UploadPart", in.Key); err != nil {
 		return objstore.Part{}, err
 	}
-	return f.inner.UploadPart(ctx, key, uploadID, number, body)
+	return f.inner.UploadPart(ctx, in)
 }
 
 // CompleteMultipartUpload implements objstore.Client.

@@ -25,7 +25,7 @@ func testMultipart(t *testing.T, c objstore.Client, prefix string) {
 	off := len(data)
 	for i := len(sizes) - 1; i >= 0; i-- {
 		off -= sizes[i]
-		p, err := c.UploadPart(ctx(t), key, id, int32(i+1), data[off:off+sizes[i]])
+		p, err := c.UploadPart(ctx(t), objstore.PartInput{Key: key, UploadID: id, Number: int32(i + 1), Body: data[off : off+sizes[i]]})
 		if err != nil {
 			t.Fatalf("UploadPart %d: %v", i+1, err)
 		}
@@ -72,7 +72,7 @@ func testMultipartAbort(t *testing.T, c objstore.Client, prefix string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.UploadPart(ctx(t), key, id, 1, []byte("only part"))
+	p, err := c.UploadPart(ctx(t), objstore.PartInput{Key: key, UploadID: id, Number: 1, Body: []byte("only part")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func testMultipartUnknownUpload(t *testing.T, c objstore.Client, prefix string) 
 	if err := c.AbortMultipartUpload(ctx(t), key, id); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.UploadPart(ctx(t), key, id, 1, []byte("x"))
+	_, err = c.UploadPart(ctx(t), objstore.PartInput{Key: key, UploadID: id, Number: 1, Body: []byte("x")})
 	wantErr(t, "UploadPart to an unknown upload", err, objstore.ErrNotFound)
 	_, err = c.CompleteMultipartUpload(ctx(t), key, id, []objstore.Part{{Number: 1, ETag: `"0123456789abcdef0123456789abcdef"`}})
 	wantErr(t, "Complete of an unknown upload", err, objstore.ErrNotFound)

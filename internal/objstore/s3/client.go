@@ -299,6 +299,17 @@ func (c *Client) checksumAlgorithm() types.ChecksumAlgorithm {
 	return ""
 }
 
+// givenChecksum is the CRC32C header value for a body whose checksum the
+// caller computed (objstore.PutInput.ChecksumCRC32C): with it the SDK does
+// not read the body a second time to compute one. Nil when checksums are
+// off or the caller has none (the SDK then computes it).
+func (c *Client) givenChecksum(crc string) *string {
+	if !c.checksums || crc == "" {
+		return nil
+	}
+	return aws.String(crc)
+}
+
 func (c *Client) sse() (types.ServerSideEncryption, *string) {
 	var kms *string
 	if c.cfg.SSEKMSKeyID != "" {

@@ -38,26 +38,27 @@ func (c *Client) CreateMultipartUpload(ctx context.Context, key string) (string,
 
 // UploadPart implements objstore.Client. An unknown (completed, aborted or
 // expired) upload is NoSuchUpload, reported as ErrNotFound.
-func (c *Client) UploadPart(ctx context.Context, key, uploadID string, number int32, body []byte) (objstore.Part, error) {
+func (c *Client) UploadPart(ctx context.Context, in objstore.PartInput) (objstore.Part, error) {
 	out, err := c.s3.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:              aws.String(c.cfg.Bucket),
-		Key:                 aws.String(key),
-		UploadId:            aws.String(uploadID),
-		PartNumber:          aws.Int32(number),
-		Body:                bytes.NewReader(body),
-		ContentLength:       aws.Int64(int64(len(body))),
+		Key:                 aws.String(in.Key),
+		UploadId:            aws.String(in.UploadID),
+		PartNumber:          aws.Int32(in.Number),
+		Body:                bytes.NewReader(in.Body),
+		ContentLength:       aws.Int64(int64(len(in.Body))),
 		ChecksumAlgorithm:   c.checksumAlgorithm(),
+		ChecksumCRC32C:      c.givenChecksum(in.ChecksumCRC32C),
 		RequestPayer:        c.requestPayer(),
 		ExpectedBucketOwner: c.owner(),
 	}, c.uploadPayloadOptions()...)
 	if err != nil {
-		return objstore.Part{}, c.wrap("UploadPart", key, err)
+		return objstore.Part{}, c.wrap("UploadPart", in.Key, err)
 	}
 	return objstore.Part{
-		Number:         number,
+		Number:         in.Number,
 		ETag:           aws.ToString(out.ETag),
 		ChecksumCRC32C: aws.ToString(out.ChecksumCRC32C),
-		Size:           int64(len(body)),
+		Size:           int64(len(in.Body)),
 	}, nil
 }
 

@@ -282,6 +282,7 @@ func (c *Client) Put(ctx context.Context, in objstore.PutInput) (objstore.PutOut
 		ServerSideEncryption: sse,
 		SSEKMSKeyId:          kms,
 		ChecksumAlgorithm:    c.checksumAlgorithm(),
+		ChecksumCRC32C:       c.givenChecksum(in.ChecksumCRC32C),
 		RequestPayer:         c.requestPayer(),
 		ExpectedBucketOwner:  c.owner(),
 	}

@@ -136,7 +136,7 @@ func TestRequestHeaders(t *testing.T) {
 	if err != nil || id != "up1" {
 		t.Fatalf("CreateMultipartUpload = %q, %v", id, err)
 	}
-	p, err := c.UploadPart(ctx, "k", id, 1, []byte("part"))
+	p, err := c.UploadPart(ctx, objstore.PartInput{Key: "k", UploadID: id, Number: 1, Body: []byte("part")})
 	if err != nil || p.ChecksumCRC32C != "AAAAAA==" || p.ETag != `"put"` || p.Size != 4 {
 		t.Fatalf("UploadPart = %+v, %v", p, err)
 	}
