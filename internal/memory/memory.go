@@ -10,9 +10,11 @@
 // is free, which slows the writing application down (backpressure) instead of
 // buffering without bound.
 //
-// Buffers are recycled through the budget's size-classed free lists, so a
-// steady stream of 8 MiB parts does not allocate (and zero) a new 8 MiB
-// slice each time. Reserved plus idle bytes stay within the limit: a
+// Buffers are recycled through the budget's free lists, one per buffer
+// size, so a steady stream of 8 MiB parts does not allocate (and zero) a new
+// 8 MiB slice each time. A buffer's size is BufferSize of what was asked
+// for, and that is what its user reserves: the budget counts the memory the
+// buffers really hold. Reserved plus idle bytes stay within the limit: a
 // buffer returned while the budget is overdrawn is dropped, and a new buffer
 // of a size no idle one has makes idle buffers go, so the process stays
 // within its memory target with little garbage for the collector. Idle
@@ -36,13 +38,13 @@ type Budget struct {
 	limit int64
 	used  int64
 	peak  int64
-	idle  [maxClass + 1][][]byte // free buffers by size class
-	idleN int64                  // bytes in idle
+	idle  map[int][][]byte // free buffers by capacity (a BufferSize)
+	idleN int64            // bytes in idle
 }
 
 // NewBudget returns a budget of limit bytes.
 func NewBudget(limit int64) *Budget {
-	b := &Budget{limit: limit}
+	b := &Budget{limit: limit, idle: make(map[int][][]byte)}
 	b.cond = sync.NewCond(&b.mu)
 	return b
 }
@@ -116,19 +118,29 @@ func (b *Budget) add(n int64) {
 // trimIdle drops idle buffers, largest first, until reserved plus idle
 // bytes fit in the limit again. REQUIRES(b.mu)
 func (b *Budget) trimIdle() {
-	for c := maxClass; c >= minClass && b.used+b.idleN > b.limit; c-- {
-		for len(b.idle[c]) > 0 && b.used+b.idleN > b.limit {
-			b.dropIdle(c)
+	for b.used+b.idleN > b.limit && b.idleN > 0 {
+		largest := 0
+		for size := range b.idle {
+			largest = max(largest, size)
 		}
+		b.takeIdle(largest) // left to the garbage collector
 	}
 }
 
-// dropIdle lets the garbage collector have one idle buffer of class c. REQUIRES(b.mu)
-func (b *Budget) dropIdle(c int) {
-	last := len(b.idle[c]) - 1
-	b.idle[c][last] = nil
-	b.idle[c] = b.idle[c][:last]
-	b.idleN -= 1 << c
+// takeIdle removes one idle buffer of capacity size (there must be one).
+// REQUIRES(b.mu)
+func (b *Budget) takeIdle(size int) []byte {
+	list := b.idle[size]
+	last := len(list) - 1
+	buf := list[last]
+	list[last] = nil
+	if last == 0 {
+		delete(b.idle, size)
+	} else {
+		b.idle[size] = list[:last]
+	}
+	b.idleN -= int64(size)
+	return buf
 }
 
 // Release returns n reserved bytes.
@@ -148,44 +160,52 @@ func (b *Budget) Used() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.used 
 // Peak is the largest number of bytes reserved at once so far.
 func (b *Budget) Peak() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.peak }
 
-// Buffers by power-of-two size class, 64 KiB to 1 GiB.
+// Buffer sizes: powers of two from 64 KiB to 1 MiB, then whole MiB up to
+// 1 GiB. Above 1 MiB whole MiB waste little (a 10 MiB part is a 10 MiB
+// buffer; a power of two would be 16 MiB, and reserving less than that had
+// the heap outgrow its limit and the collector run without pause).
 const (
-	minClass = 16
-	maxClass = 30
+	minBuffer = 64 << 10
+	mib       = 1 << 20
+	maxBuffer = 1 << 30
 )
 
-func class(n int) int {
-	c := bits.Len(uint(n - 1))
-	if c < minClass {
-		c = minClass
+// BufferSize is the capacity of the buffer GetBuffer(n) returns, and so the
+// number of bytes to reserve for it.
+func BufferSize(n int64) int64 {
+	switch {
+	case n <= minBuffer:
+		return minBuffer
+	case n <= mib:
+		return 1 << bits.Len64(uint64(n-1))
+	case n <= maxBuffer:
+		return (n + mib - 1) / mib * mib
 	}
-	return c
+	return n
 }
 
-// GetBuffer returns a slice of length n, an idle one when there is one of
-// its size class. Its contents are not zeroed. The bytes should be reserved
-// first (Reserve, TryReserve, Overdraw). A new buffer makes idle ones of
-// other sizes go if reserved plus idle bytes no longer fit.
+// GetBuffer returns a slice of length n and capacity BufferSize(n), an idle
+// one when there is one of that size. Its contents are not zeroed. The
+// BufferSize(n) bytes should be reserved first (Reserve, TryReserve,
+// Overdraw). A new buffer makes idle ones of other sizes go if reserved plus
+// idle bytes no longer fit.
 func (b *Budget) GetBuffer(n int) []byte {
 	if n <= 0 {
 		return nil
 	}
-	c := class(n)
-	if c > maxClass {
+	size := int(BufferSize(int64(n)))
+	if size > maxBuffer {
 		return make([]byte, n)
 	}
 	b.mu.Lock()
-	if last := len(b.idle[c]) - 1; last >= 0 {
-		buf := b.idle[c][last]
-		b.idle[c][last] = nil
-		b.idle[c] = b.idle[c][:last]
-		b.idleN -= 1 << c
+	if len(b.idle[size]) > 0 {
+		buf := b.takeIdle(size)
 		b.mu.Unlock()
 		return buf[:n]
 	}
 	b.trimIdle()
 	b.mu.Unlock()
-	return make([]byte, n, 1<<c)
+	return make([]byte, n, size)
 }
 
 // PutBuffer returns a slice from GetBuffer, before its reservation is
@@ -193,8 +213,8 @@ func (b *Budget) GetBuffer(n int) []byte {
 // limit (its own reserved bytes are about to become idle ones), else left
 // to the garbage collector. The caller must not use it afterwards.
 func (b *Budget) PutBuffer(buf []byte) {
-	c := class(cap(buf))
-	if cap(buf) == 0 || c > maxClass || cap(buf) != 1<<c {
+	size := cap(buf)
+	if size == 0 || size > maxBuffer || int64(size) != BufferSize(int64(size)) {
 		return
 	}
 	b.mu.Lock()
@@ -202,8 +222,8 @@ func (b *Budget) PutBuffer(buf []byte) {
 	if b.used+b.idleN > b.limit {
 		return
 	}
-	b.idle[c] = append(b.idle[c], buf[:cap(buf)])
-	b.idleN += 1 << c
+	b.idle[size] = append(b.idle[size], buf[:size])
+	b.idleN += int64(size)
 }
 
 // Idle is the number of bytes in free buffers kept for reuse.

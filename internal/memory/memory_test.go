@@ -72,10 +72,13 @@ func TestReserveWithinOverdrawsAfterTheWait(t *testing.T) {
 
 func TestBufferPool(t *testing.T) {
 	b := NewBudget(64 << 20)
-	for _, n := range []int{1, 4096, 64 << 10, 64<<10 + 1, 8 << 20, 5<<20 + 3} {
-		buf := b.GetBuffer(n)
-		if len(buf) != n || cap(buf) < n || cap(buf)&(cap(buf)-1) != 0 {
-			t.Fatalf("GetBuffer(%d): len %d cap %d", n, len(buf), cap(buf))
+	for _, tc := range []struct{ n, size int }{
+		{1, 64 << 10}, {4096, 64 << 10}, {64 << 10, 64 << 10}, {64<<10 + 1, 128 << 10},
+		{1 << 20, 1 << 20}, {1<<20 + 1, 2 << 20}, {8 << 20, 8 << 20}, {5<<20 + 3, 6 << 20}, {10 << 20, 10 << 20},
+	} {
+		buf := b.GetBuffer(tc.n)
+		if len(buf) != tc.n || cap(buf) != tc.size || BufferSize(int64(tc.n)) != int64(tc.size) {
+			t.Fatalf("GetBuffer(%d): len %d cap %d, BufferSize %d; want cap %d", tc.n, len(buf), cap(buf), BufferSize(int64(tc.n)), tc.size)
 		}
 		b.PutBuffer(buf)
 	}
@@ -83,15 +86,15 @@ func TestBufferPool(t *testing.T) {
 		t.Fatal("GetBuffer(0) should be nil")
 	}
 	b.PutBuffer(make([]byte, 100)) // not from GetBuffer: ignored
-	if b.Idle() != 64<<10+128<<10+8<<20 {
-		t.Fatalf("idle %d bytes; want one buffer of each class used", b.Idle())
+	if want := int64(64<<10 + 128<<10 + 1<<20 + 2<<20 + 8<<20 + 6<<20 + 10<<20); b.Idle() != want {
+		t.Fatalf("idle %d bytes; want %d, one buffer of each size used", b.Idle(), want)
 	}
 	// Reuse: the same backing array comes back.
 	buf := b.GetBuffer(8 << 20)
 	buf[0] = 42
 	b.PutBuffer(buf)
-	if again := b.GetBuffer(7 << 20); cap(again) != 8<<20 || again[:1][0] != 42 {
-		t.Fatal("an idle buffer of the class was not reused")
+	if again := b.GetBuffer(8<<20 - 5); cap(again) != 8<<20 || again[:1][0] != 42 {
+		t.Fatal("an idle buffer of the size was not reused")
 	}
 }
 

@@ -406,13 +406,14 @@ func (r *Reader) scheduleLocked(st *stream, need int64) {
 	target := min(r.size, need+st.window)
 	for st.next < target {
 		size := min(st.nextSize, r.size-st.next)
+		reserve := memory.BufferSize(size) // what fetch's buffer will hold
 		if st.next < need {
-			r.budget.Overdraw(size)
-		} else if !r.budget.TryReserve(size) {
+			r.budget.Overdraw(reserve)
+		} else if !r.budget.TryReserve(reserve) {
 			return // memory pressure: prefetch less
 		}
 		ctx, cancel := context.WithCancel(r.ctx)
-		c := &chunk{off: st.next, end: st.next + size, reserved: size, done: make(chan struct{}), cancel: cancel}
+		c := &chunk{off: st.next, end: st.next + size, reserved: reserve, done: make(chan struct{}), cancel: cancel}
 		st.chunks = append(st.chunks, c)
 		st.next = c.end
 		st.nextSize = min(st.nextSize*2, r.cfg.PartSize)
@@ -456,8 +457,8 @@ func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
 // readDirect serves a random read with one GET of at least MinRandomRead bytes.
 func (r *Reader) readDirect(ctx context.Context, p []byte, off int64) (int, error) {
 	length := min(max(int64(len(p)), r.cfg.MinRandomRead), r.size-off)
-	r.budget.Overdraw(length)
-	defer r.budget.Release(length)
+	r.budget.Overdraw(memory.BufferSize(length))
+	defer r.budget.Release(memory.BufferSize(length))
 	buf := r.budget.GetBuffer(int(length))
 	defer r.budget.PutBuffer(buf)
 	if err := r.get(ctx, buf, off); err != nil {

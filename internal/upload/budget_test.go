@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/bucketfs/bucketfs/internal/memory"
+	"github.com/bucketfs/bucketfs/internal/objstore"
 	"github.com/bucketfs/bucketfs/internal/objstore/memstore"
 	"github.com/bucketfs/bucketfs/internal/objstore/objstoretest"
 	"github.com/bucketfs/bucketfs/internal/upload"
@@ -112,5 +114,49 @@ func TestBudgetBackpressure(t *testing.T) {
 	}
 	if b.Used() != 0 || b.Peak() > 2*ps {
 		t.Errorf("budget used %d, peak %d; want 0 and at most %d", b.Used(), b.Peak(), 2*ps)
+	}
+}
+
+// capacities records the capacity of every part body sent, and how many
+// bytes the budget had reserved at that moment.
+type capacities struct {
+	objstore.Client
+	budget *memory.Budget
+	mu     sync.Mutex
+	caps   []int
+	used   []int64
+}
+
+func (c *capacities) UploadPart(ctx context.Context, in objstore.PartInput) (objstore.Part, error) {
+	c.mu.Lock()
+	c.caps = append(c.caps, cap(in.Body))
+	c.used = append(c.used, c.budget.Used())
+	c.mu.Unlock()
+	return c.Client.UploadPart(ctx, in)
+}
+
+// A part size that is neither a power of two nor whole MiB still reserves
+// all the memory its buffers hold (a reservation short of the buffers let
+// the heap outgrow the Go memory limit, and the collector then ran without
+// pause: a 1 GiB write with 10 MiB parts ran at half the speed of 8 MiB).
+func TestReservationCoversTheBuffers(t *testing.T) {
+	const part = 10<<20 + 12345
+	b := memory.NewBudget(1 << 30)
+	c := &capacities{Client: memstore.New("b"), budget: b}
+	w := upload.New(c, "k", part, 1, discard, upload.WithBudget(b))
+	writeAll(t, w, content(3*part+100), 1<<20)
+	if _, err := w.Complete(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.caps) != 4 {
+		t.Fatalf("%d parts, want 4", len(c.caps))
+	}
+	for i, n := range c.caps {
+		if int64(n) != memory.BufferSize(part) {
+			t.Errorf("part %d in a buffer of %d bytes, want %d", i+1, n, memory.BufferSize(part))
+		}
+		if c.used[i] < int64(n) {
+			t.Errorf("part %d: %d bytes reserved while its buffer of %d bytes is held", i+1, c.used[i], n)
+		}
 	}
 }

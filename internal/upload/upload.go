@@ -175,7 +175,7 @@ func (w *Writer) grow(ctx context.Context, size, partSize int64) error {
 	if w.uploadID != "" {
 		newCap = partSize
 	}
-	newCap = min(newCap, partSize)
+	newCap = memory.BufferSize(min(newCap, partSize)) // what the buffer will hold
 	if w.reserved == 0 {
 		if err := w.budget.ReserveWithin(ctx, newCap, maxMemoryWait); err != nil {
 			return fmt.Errorf("waiting for memory: %w", err)
