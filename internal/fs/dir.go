@@ -96,6 +96,9 @@ func (d *DirStream) Next(ctx context.Context) (e DirEntry, ok bool, err error) {
 	}
 }
 
+// Close ends the listing: pages still being fetched ahead are given up.
+func (d *DirStream) Close() { d.lister.Close() }
+
 // forgetUnseenLocked drops remote children the complete listing no longer
 // has: they were deleted from the bucket. REQUIRES(f.mu)
 func (d *DirStream) forgetUnseenLocked() {

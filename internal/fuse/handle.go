@@ -93,6 +93,7 @@ type dirHandle struct {
 var (
 	_ = (gofs.FileReaddirenter)((*dirHandle)(nil))
 	_ = (gofs.FileSeekdirer)((*dirHandle)(nil))
+	_ = (gofs.FileReleasedirer)((*dirHandle)(nil))
 )
 
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
@@ -111,8 +112,19 @@ func (d *dirHandle) open(ctx context.Context) syscall.Errno {
 	if err != nil {
 		return d.n.m.errno("opendir", err)
 	}
+	if d.stream != nil {
+		d.stream.Close() // a rewind: the old listing is given up
+	}
 	d.stream, d.next = s, 0
 	return 0
+}
+
+// Releasedir is the last close of the directory: a listing not read to
+// its end stops paging.
+func (d *dirHandle) Releasedir(ctx context.Context, releaseFlags uint32) {
+	if d.stream != nil {
+		d.stream.Close()
+	}
 }
 
 func (d *dirHandle) Readdirent(ctx context.Context) (*gofuse.DirEntry, syscall.Errno) {

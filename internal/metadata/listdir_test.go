@@ -199,7 +199,43 @@ func TestListDirError(t *testing.T) {
 			t.Errorf("failure on page %d: ListDir went on to %d LIST requests", failAt, calls.Load())
 		}
 	}
-	s := newStore("x")
+	// After a failed page, listing on asks for that page again and goes on
+	// where it stopped: every name once, in order.
+	s := newStore()
+	var want []string
+	for i := range 10 {
+		s.PutObject(fmt.Sprintf("d/f%d", i), nil)
+		want = append(want, fmt.Sprintf("f%d", i))
+	}
+	fc := objstoretest.NewFaulty(s)
+	var calls atomic.Int32
+	fc.Inject(func(op, key string) error {
+		if op == memstore.OpList && calls.Add(1) == 2 {
+			return fmt.Errorf("injected: %w", objstore.ErrThrottled)
+		}
+		return nil
+	})
+	l := metadata.NewLister(fc, "d/", 3)
+	var got []string
+	failures := 0
+	for {
+		e, ok, err := l.Next(context.Background())
+		if err != nil {
+			if failures++; failures > 1 || !errors.Is(err, objstore.ErrThrottled) {
+				t.Fatalf("Next after %q: %v", got, err)
+			}
+			continue
+		}
+		if !ok {
+			break
+		}
+		got = append(got, e.Name)
+	}
+	if !slices.Equal(got, want) || failures != 1 || calls.Load() != 5 {
+		t.Errorf("listing on after a failed page: %q with %d failures and %d LIST requests; want %q, 1 and 5", got, failures, calls.Load(), want)
+	}
+
+	s = newStore("x")
 	s.SetMissingBucket(true)
 	if _, err := listDir(context.Background(), s, "", 0); !errors.Is(err, objstore.ErrNoSuchBucket) {
 		t.Errorf("missing bucket: %v", err)

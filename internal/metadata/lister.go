@@ -35,11 +35,20 @@ type Lister struct {
 	pending entryHeap
 	byName  map[string]*heapItem
 
-	// ahead is the next page, requested as soon as the previous one
-	// arrived, so that listing pages overlaps with the caller's work.
-	ahead   chan pageResult
-	emitted map[string]bool // names already returned: a server that repeats one is not believed twice
+	// pages come from a goroutine that pages through the listing ahead of
+	// the caller: it asks for the next page as soon as one arrives, not when
+	// the caller has used up the one before, so that the server always has
+	// the next page to work on while the caller (the kernel taking entries)
+	// works on the last. The goroutine runs at most aheadPages pages ahead
+	// (one waiting in the channel, one more waiting to be put there).
+	pages   chan pageResult
+	stop    context.CancelFunc // ends the goroutine (Close)
+	emitted map[string]bool    // names already returned: a server that repeats one is not believed twice
 }
+
+// aheadPages is how many pages the lister may have received and not yet
+// handed out (about 150 KiB each at 1,000 keys a page).
+const aheadPages = 2
 
 // NewLister lists the directory whose key prefix is dirKey ("" or ending in "/").
 // pageSize 0 means the server default.
@@ -88,38 +97,53 @@ type pageResult struct {
 	err error
 }
 
-// request starts fetching the page after token.
-func (l *Lister) request(ctx context.Context, token string) chan pageResult {
-	ch := make(chan pageResult, 1)
-	go func() {
+// Close stops the paging ahead. The lister must not be used afterwards.
+func (l *Lister) Close() {
+	if l.stop != nil {
+		l.stop()
+		l.stop, l.pages = nil, nil
+	}
+}
+
+// page lists pages from token on into pages until the last one, a failure
+// (which it sends too) or Close.
+func (l *Lister) page(ctx context.Context, token string, pages chan<- pageResult) {
+	for {
 		out, err := l.c.List(ctx, objstore.ListInput{
 			Prefix: l.dirKey, Delimiter: "/", ContinuationToken: token, MaxKeys: l.pageSize,
 		})
-		ch <- pageResult{out, err}
-	}()
-	return ch
+		select {
+		case pages <- pageResult{out, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || out.NextContinuationToken == "" {
+			return
+		}
+		token = out.NextContinuationToken
+	}
 }
 
-// fetch reads one more page, and asks for the following one.
+// fetch takes in one more page. The first call starts the paging, on a
+// context of its own: the caller's (one readdir request) ends long before
+// the last page. After a failure the next call starts again from the page
+// that failed.
 func (l *Lister) fetch(ctx context.Context) error {
-	if l.ahead == nil {
-		l.ahead = l.request(ctx, l.token)
+	if l.pages == nil {
+		pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		l.pages, l.stop = make(chan pageResult, aheadPages-1), stop
+		go l.page(pctx, l.token, l.pages)
 	}
 	var r pageResult
 	select {
-	case r = <-l.ahead:
+	case r = <-l.pages:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	l.ahead = nil
 	out, err := r.out, r.err
 	if err != nil {
+		l.Close() // the goroutine has ended; the next fetch asks again
 		return fmt.Errorf("list %q: %w", l.dirKey, err)
-	}
-	if out.NextContinuationToken != "" {
-		// The next page is requested on a context of its own: the caller's
-		// (one readdir request) ends before the page is needed.
-		l.ahead = l.request(context.WithoutCancel(ctx), out.NextContinuationToken)
 	}
 	l.started = true
 	for _, p := range out.CommonPrefixes {
@@ -136,6 +160,9 @@ func (l *Lister) fetch(ctx context.Context) error {
 	}
 	l.token = out.NextContinuationToken
 	l.done = l.token == ""
+	if l.done {
+		l.Close()
+	}
 	return nil
 }
 

@@ -86,7 +86,7 @@ func TestListerMatchesReference(t *testing.T) {
 func TestListerHoldsOnlyWhatItMust(t *testing.T) {
 	// Ordinary names are final as soon as the listing passes them: with
 	// 10,000 entries and pages of 100, the first entry comes after one page
-	// (and the second page has been asked for ahead of need).
+	// (and the next aheadPages pages are asked for ahead of need).
 	store := memstore.New("b")
 	for i := 0; i < 10_000; i++ {
 		store.PutObject(fmt.Sprintf("big/file%05d", i), nil)
@@ -95,9 +95,40 @@ func TestListerHoldsOnlyWhatItMust(t *testing.T) {
 	if _, ok, err := l.Next(context.Background()); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the page asked ahead arrive
-	if lists := store.Count("List"); lists != 2 {
-		t.Fatalf("%d pages requested for the first entry, want 1 and 1 ahead", lists)
+	time.Sleep(50 * time.Millisecond) // let the pages asked ahead arrive
+	if lists := store.Count("List"); lists != 1+aheadPages {
+		t.Fatalf("%d pages requested for the first entry, want 1 and %d ahead", lists, aheadPages)
+	}
+	l.Close()
+}
+
+// The next page is asked for as soon as the one before arrives, not when
+// the caller has used it up: the caller still holds the second page when
+// the third and fourth are requested. Close stops the paging.
+func TestListerPagesAheadOfTheCaller(t *testing.T) {
+	store := memstore.New("b")
+	for i := 0; i < 1000; i++ {
+		store.PutObject(fmt.Sprintf("d/f%04d", i), nil)
+	}
+	l := NewLister(store, "d/", 100)
+	ctx := context.Background()
+	for i := 0; i < 101; i++ { // the first page and one entry of the second
+		if _, ok, err := l.Next(ctx); !ok || err != nil {
+			t.Fatal(i, ok, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for store.Count("List") < 2+aheadPages && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := store.Count("List"); n != 2+aheadPages {
+		t.Fatalf("%d pages requested while the caller is on page 2, want %d", n, 2+aheadPages)
+	}
+	l.Close()
+	time.Sleep(20 * time.Millisecond)
+	if n := store.Count("List"); n != 2+aheadPages {
+		t.Errorf("%d pages requested after Close, want still %d", n, 2+aheadPages)
 	}
 }
 
