@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -65,6 +66,10 @@ func (r *report) markdown() string {
 	p("")
 	b.WriteString(rawTable(r.res, rawJobs()))
 	p("")
+	if line := writeFloor(r.res, runtime.NumCPU()); line != "" {
+		p("%s", line)
+		p("")
+	}
 	p("## Where the CPU went")
 	p("")
 	p("FS process CPU s = utime+stime of the file system's process (/proc/PID/stat) during the job only; peak " +

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -192,7 +193,7 @@ func randomBytes(n int64, seed uint64) []byte {
 // directory and the 1,000 small files.
 func seed(ctx context.Context, c objstore.Client, big []byte, many, small bool) error {
 	if big != nil {
-		if err := multipartPut(ctx, c, bigKey, big, 8<<20, 8); err != nil {
+		if err := multipartPut(ctx, c, bigKey, big, 8<<20, 8, nil); err != nil {
 			return fmt.Errorf("seeding %s: %w", bigKey, err)
 		}
 	}
@@ -252,7 +253,9 @@ feed:
 }
 
 // multipartPut uploads data as key in parts of partSize, workers at a time.
-func multipartPut(ctx context.Context, c objstore.Client, key string, data []byte, partSize int64, workers int) error {
+// sums are the parts' CRC32Cs when computed beforehand (nil: the client
+// computes them).
+func multipartPut(ctx context.Context, c objstore.Client, key string, data []byte, partSize int64, workers int, sums []string) error {
 	id, err := c.CreateMultipartUpload(ctx, key)
 	if err != nil {
 		return err
@@ -261,7 +264,11 @@ func multipartPut(ctx context.Context, c objstore.Client, key string, data []byt
 	parts := make([]objstore.Part, n)
 	err = parallel(ctx, n, workers, func(ctx context.Context, i int) error {
 		end := min(int64(i+1)*partSize, int64(len(data)))
-		p, err := c.UploadPart(ctx, objstore.PartInput{Key: key, UploadID: id, Number: int32(i + 1), Body: data[int64(i)*partSize : end]})
+		in := objstore.PartInput{Key: key, UploadID: id, Number: int32(i + 1), Body: data[int64(i)*partSize : end]}
+		if sums != nil {
+			in.ChecksumCRC32C = sums[i]
+		}
+		p, err := c.UploadPart(ctx, in)
 		parts[i] = p
 		return err
 	})
@@ -285,4 +292,14 @@ func tmpfsDir(need int64) (string, bool) {
 		return "/dev/shm", true
 	}
 	return os.TempDir(), false
+}
+
+// partSums are the CRC32Cs of data's parts of partSize.
+func partSums(data []byte, partSize int64) []string {
+	var sums []string
+	table := crc32.MakeTable(crc32.Castagnoli)
+	for off := int64(0); off < int64(len(data)); off += partSize {
+		sums = append(sums, objstore.CRC32C(crc32.Checksum(data[off:min(off+partSize, int64(len(data)))], table)))
+	}
+	return sums
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/bucketfs/bucketfs/internal/fuse/fusetest"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
 
@@ -19,8 +22,11 @@ type rawEnv struct {
 	bucket   string
 	c        objstore.Client
 	size     int64
-	data     []byte // write source, size bytes
-	randSize int64  // bytes read by the random-read jobs
+	data     []byte   // write source, size bytes
+	mpuNSums []string // CRC32Cs of data's mpuN parts
+	src      string   // the same bytes in a file on tmpfs (dd's source)
+	work     string   // private directory (fuse0's mount point)
+	randSize int64    // bytes read by the random-read jobs
 	randTime time.Duration
 }
 
@@ -54,15 +60,23 @@ func rawJobs() []rawJob {
 		}},
 		{"mpu8", "multipart, 8 MiB parts, 8 in parallel", func(ctx context.Context, e *rawEnv) (sample, error) {
 			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
-				return multipartPut(ctx, e.c, key, e.data, 8<<20, 8)
+				return multipartPut(ctx, e.c, key, e.data, 8<<20, 8, nil)
 			})
 		}},
 		{"mpuN", "multipart, 8 parts of size/8, all in parallel", func(ctx context.Context, e *rawEnv) (sample, error) {
-			part := max((e.size+7)/8, objstore.MinPartSize)
 			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
-				return multipartPut(ctx, e.c, key, e.data, part, 8)
+				return multipartPut(ctx, e.c, key, e.data, mpuNPart(e.size), 8, nil)
 			})
 		}},
+		{"mpuNc", "as mpuN, the parts' CRC32Cs computed before the run (the upload without its checksums' " +
+			"cost, for the write floor)", func(ctx context.Context, e *rawEnv) (sample, error) {
+			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
+				return multipartPut(ctx, e.c, key, e.data, mpuNPart(e.size), 8, e.mpuNSums)
+			})
+		}},
+		{"fuse0", "no S3: dd of the source into a FUSE file system that only takes each write and copies and " +
+			"CRC32Cs it into an 8 MiB part (internal/fuse/fusetest, 1 MiB writes, direct I/O as bucketfs); " +
+			"client CPU = that file system and dd: the least any FUSE writer spends before uploading", rawFuseNull},
 		{"ttfb", "first byte of a GET, new client and connection", rawTTFB},
 		{"list", "ListObjectsV2 paging of 10,000 entries (delimiter /)", rawList},
 		{"small", "1,000 × 4 KiB GETs, one at a time", rawSmall},
@@ -264,3 +278,28 @@ func rawLookup(ctx context.Context, e *rawEnv) (sample, error) {
 	}
 	return s, nil
 }
+
+// rawFuseNull measures FUSE's own cost of receiving a write: dd of the
+// source into a fusetest.Null mounted in this process, whose CPU (with
+// dd's) the sample's client CPU then is.
+func rawFuseNull(ctx context.Context, e *rawEnv) (sample, error) {
+	dir := filepath.Join(e.work, "mnt-fuse0")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return sample{}, err
+	}
+	null, err := fusetest.MountNull(dir)
+	if err != nil {
+		return sample{}, err
+	}
+	defer func() { _ = null.Unmount() }()
+	r, err := run(ctx, cmdSpec{name: "dd", args: []string{"if=" + e.src, "of=" + filepath.Join(dir, "f"), "bs=1M"},
+		timeout: 10 * time.Minute})
+	s := sample{secs: r.elapsed.Seconds(), bytes: ddCopied(r.stderr), ops: 1}
+	if err == nil && (s.bytes != e.size || null.Written() != e.size) {
+		err = fmt.Errorf("dd copied %d bytes and the file system took %d, want %d", s.bytes, null.Written(), e.size)
+	}
+	return s, err
+}
+
+// mpuNPart is the part size of mpuN: an eighth of the object.
+func mpuNPart(size int64) int64 { return max((size+7)/8, objstore.MinPartSize) }

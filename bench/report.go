@@ -165,6 +165,25 @@ func bestRaw(m metric, ids ...string) func(r *results) (stats, string) {
 	}
 }
 
+// writeFloor estimates the most any FUSE writer could upload at here: the
+// CPU per GiB of mpuNc (MinIO's and the client's: sending mpuN's requests,
+// the cheapest for the server, without computing checksums) plus fuse0's
+// (FUSE handing the bytes over, and their checksum computed as they come),
+// spent on all of the machine's cores.
+func writeFloor(r *results, cores int) string {
+	best, id := bestRaw(mibps, "put", "mpu8", "mpuN")(r)
+	c, f := r.raw["mpuNc"], r.raw["fuse0"].stats(cliCPU)
+	if !best.ok || !f.ok || !c.stats(cliCPU).ok {
+		return ""
+	}
+	gib := float64(c.samples[0].bytes) / (1 << 30)
+	perGiB := (c.stats(srvCPU).med + c.stats(cliCPU).med + f.med) / gib
+	most := float64(cores) / perGiB * 1024
+	return fmt.Sprintf("Write floor: mpuNc's MinIO and client CPU plus fuse0's make %.2f core-seconds per GiB. "+
+		"Using all %d cores for nothing else, a FUSE writer sending mpuN's requests could reach %.0f MiB/s, "+
+		"%.2f × the best raw upload (%s).", perGiB, cores, most, most/best.med, id)
+}
+
 // verdict turns conditions into yes / NO / n/a (a number is missing).
 func verdict(conds ...func() (bool, bool)) string {
 	for _, c := range conds {
