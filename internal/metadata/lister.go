@@ -97,7 +97,8 @@ type pageResult struct {
 	err error
 }
 
-// Close stops the paging ahead. The lister must not be used afterwards.
+// Close stops the paging ahead (pages on their way are dropped). A later
+// Next would start it again from where the listing stands.
 func (l *Lister) Close() {
 	if l.stop != nil {
 		l.stop()
