@@ -52,7 +52,7 @@ var jobGroups = map[string][]string{
 // rawFor names the raw S3 jobs that are the reference of each mount job.
 var rawFor = map[string][]string{
 	"seq1": {"get8", "get1"}, "seq4": {"get8", "get1"}, "rand": {"rand"},
-	"write": {"put", "mpu8", "mpuN", "mpuNc", "fuse0"}, "ttfb": {"ttfb"}, "ls": {"list"}, "cat": {"small", "lookup"},
+	"write": {"put", "mpu8", "mpuN", "mpu8c", "mpuNc", "fuse0"}, "ttfb": {"ttfb"}, "ls": {"list"}, "cat": {"small", "lookup"},
 }
 
 // memTargetMiB is the --memory-target bucketfs runs with: the one in its
@@ -257,7 +257,7 @@ func benchmark(ctx context.Context, o options) error {
 
 	randSize := min(512<<20, o.size/2)
 	raw := &rawEnv{m: m, bucket: bucket, c: c, size: o.size, data: data, src: src, work: work,
-		mpuNSums: partSums(data, mpuNPart(o.size)),
+		mpu8Sums: partSums(data, 8<<20), mpuNSums: partSums(data, mpuNPart(o.size)),
 		randSize: randSize, randTime: o.randTime}
 	menv := &mountEnv{m: m, bucket: bucket, work: work, bucketfsBin: bucketfsBin,
 		bucketfsArgs: strings.Fields(o.bucketfsFlags), buildErr: buildErr, rcloneSeq4Default: o.rcloneSeq4Def}

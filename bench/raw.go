@@ -23,7 +23,8 @@ type rawEnv struct {
 	c        objstore.Client
 	size     int64
 	data     []byte   // write source, size bytes
-	mpuNSums []string // CRC32Cs of data's mpuN parts
+	mpu8Sums []string // CRC32Cs of data's mpu8 parts
+	mpuNSums []string // and of its mpuN parts
 	src      string   // the same bytes in a file on tmpfs (dd's source)
 	work     string   // private directory (fuse0's mount point)
 	randSize int64    // bytes read by the random-read jobs
@@ -68,8 +69,13 @@ func rawJobs() []rawJob {
 				return multipartPut(ctx, e.c, key, e.data, mpuNPart(e.size), 8, nil)
 			})
 		}},
-		{"mpuNc", "as mpuN, the parts' CRC32Cs computed before the run (the upload without its checksums' " +
+		{"mpu8c", "as mpu8, the parts' CRC32Cs computed before the run (the upload without its checksums' " +
 			"cost, for the write floor)", func(ctx context.Context, e *rawEnv) (sample, error) {
+			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
+				return multipartPut(ctx, e.c, key, e.data, 8<<20, 8, e.mpu8Sums)
+			})
+		}},
+		{"mpuNc", "as mpuN, the parts' CRC32Cs computed before the run", func(ctx context.Context, e *rawEnv) (sample, error) {
 			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
 				return multipartPut(ctx, e.c, key, e.data, mpuNPart(e.size), 8, e.mpuNSums)
 			})

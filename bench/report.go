@@ -165,23 +165,36 @@ func bestRaw(m metric, ids ...string) func(r *results) (stats, string) {
 	}
 }
 
-// writeFloor estimates the most any FUSE writer could upload at here: the
-// CPU per GiB of mpuNc (MinIO's and the client's: sending mpuN's requests,
-// the cheapest for the server, without computing checksums) plus fuse0's
-// (FUSE handing the bytes over, and their checksum computed as they come),
-// spent on all of the machine's cores.
+// writeFloor estimates the most a FUSE writer could upload at here, sending
+// mpu8's requests (64 MiB in flight: what fits in bucketfs's default memory
+// target) or mpuN's (1 GiB in flight, the cheapest for the server): the CPU
+// per GiB of mpu8c or mpuNc (MinIO's and the client's for those requests,
+// checksums computed beforehand) plus fuse0's (FUSE handing the bytes over,
+// their checksums computed as they come), spent on all of the machine's
+// cores.
 func writeFloor(r *results, cores int) string {
 	best, id := bestRaw(mibps, "put", "mpu8", "mpuN")(r)
-	c, f := r.raw["mpuNc"], r.raw["fuse0"].stats(cliCPU)
-	if !best.ok || !f.ok || !c.stats(cliCPU).ok {
+	f := r.raw["fuse0"].stats(cliCPU)
+	if !best.ok || !f.ok {
 		return ""
 	}
-	gib := float64(c.samples[0].bytes) / (1 << 30)
-	perGiB := (c.stats(srvCPU).med + c.stats(cliCPU).med + f.med) / gib
-	most := float64(cores) / perGiB * 1024
-	return fmt.Sprintf("Write floor: mpuNc's MinIO and client CPU plus fuse0's make %.2f core-seconds per GiB. "+
-		"Using all %d cores for nothing else, a FUSE writer sending mpuN's requests could reach %.0f MiB/s, "+
-		"%.2f × the best raw upload (%s).", perGiB, cores, most, most/best.med, id)
+	var parts []string
+	for _, p := range []struct{ job, pattern string }{{"mpu8c", "mpu8's"}, {"mpuNc", "mpuN's"}} {
+		c := r.raw[p.job]
+		if !c.stats(cliCPU).ok {
+			continue
+		}
+		gib := float64(c.samples[0].bytes) / (1 << 30)
+		perGiB := (c.stats(srvCPU).med + c.stats(cliCPU).med + f.med) / gib
+		most := float64(cores) / perGiB * 1024
+		parts = append(parts, fmt.Sprintf("sending %s requests, %.2f core-seconds per GiB (%s's MinIO and client "+
+			"CPU plus fuse0's), so at most %.0f MiB/s, %.2f × %s", p.pattern, perGiB, p.job, most, most/best.med, id))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Write floor, using all %d cores for nothing else: a FUSE writer %s.", cores,
+		strings.Join(parts, "; "))
 }
 
 // verdict turns conditions into yes / NO / n/a (a number is missing).
