@@ -51,7 +51,7 @@ var jobGroups = map[string][]string{
 
 // rawFor names the raw S3 jobs that are the reference of each mount job.
 var rawFor = map[string][]string{
-	"seq1": {"get8", "get1"}, "seq4": {"get8", "get1"}, "rand": {"rand"},
+	"seq1": {"get8", "get1", "fuse0r"}, "seq4": {"get8", "get1"}, "rand": {"rand"},
 	"write": {"put", "mpu8", "mpuN", "mpu8c", "mpuNc", "fuse0"}, "ttfb": {"ttfb"}, "ls": {"list"}, "cat": {"small", "lookup"},
 }
 

@@ -66,9 +66,11 @@ func (r *report) markdown() string {
 	p("")
 	b.WriteString(rawTable(r.res, rawJobs()))
 	p("")
-	if line := writeFloor(r.res, runtime.NumCPU()); line != "" {
-		p("%s", line)
-		p("")
+	for _, line := range []string{readCeiling(r.res), writeFloor(r.res, runtime.NumCPU())} {
+		if line != "" {
+			p("%s", line)
+			p("")
+		}
 	}
 	p("## Where the CPU went")
 	p("")

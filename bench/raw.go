@@ -52,6 +52,9 @@ func rawJobs() []rawJob {
 			return rawParallelGet(ctx, e, 8<<20, 8)
 		}},
 		{"get1", "GET, one request", rawSingleGet},
+		{"fuse0r", "no S3: dd of a file of the object's size from a FUSE file system that already has it in memory " +
+			"(internal/fuse/fusetest; page cache, 1 MiB requests, 4 MiB read-ahead, as bucketfs); client CPU = " +
+			"that file system and dd", rawFuseNullRead},
 		{"rand", "256 KiB ranged GETs, one at a time", rawRandom},
 		{"put", "PUT, one request", func(ctx context.Context, e *rawEnv) (sample, error) {
 			return rawWrite(ctx, e, func(ctx context.Context, key string) error {
@@ -289,22 +292,43 @@ func rawLookup(ctx context.Context, e *rawEnv) (sample, error) {
 // source into a fusetest.Null mounted in this process, whose CPU (with
 // dd's) the sample's client CPU then is.
 func rawFuseNull(ctx context.Context, e *rawEnv) (sample, error) {
-	dir := filepath.Join(e.work, "mnt-fuse0")
+	return withNull(ctx, e, "fuse0", func(dir string, null *fusetest.Null) (sample, error) {
+		r, err := run(ctx, cmdSpec{name: "dd", args: []string{"if=" + e.src, "of=" + filepath.Join(dir, "f"), "bs=1M"},
+			timeout: 10 * time.Minute})
+		s := sample{secs: r.elapsed.Seconds(), bytes: ddCopied(r.stderr), ops: 1}
+		if err == nil && (s.bytes != e.size || null.Written() != e.size) {
+			err = fmt.Errorf("dd copied %d bytes and the file system took %d, want %d", s.bytes, null.Written(), e.size)
+		}
+		return s, err
+	})
+}
+
+// rawFuseNullRead measures a sequential read through FUSE and the page
+// cache alone: dd of fusetest.Null's file, as the seq1 job reads big.bin.
+func rawFuseNullRead(ctx context.Context, e *rawEnv) (sample, error) {
+	return withNull(ctx, e, "fuse0r", func(dir string, _ *fusetest.Null) (sample, error) {
+		r, err := run(ctx, cmdSpec{name: "dd", args: []string{"if=" + filepath.Join(dir, fusetest.ReadName),
+			"of=/dev/null", "bs=1M"}, timeout: 10 * time.Minute})
+		s := sample{secs: r.elapsed.Seconds(), bytes: ddCopied(r.stderr), ops: 1}
+		if err == nil && s.bytes != e.size {
+			err = fmt.Errorf("dd copied %d bytes, want %d", s.bytes, e.size)
+		}
+		return s, err
+	})
+}
+
+// withNull runs fn on a fusetest.Null mounted in this process for the job.
+func withNull(ctx context.Context, e *rawEnv, job string, fn func(dir string, null *fusetest.Null) (sample, error)) (sample, error) {
+	dir := filepath.Join(e.work, "mnt-"+job)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return sample{}, err
 	}
-	null, err := fusetest.MountNull(dir)
+	null, err := fusetest.MountNull(dir, e.size)
 	if err != nil {
 		return sample{}, err
 	}
 	defer func() { _ = null.Unmount() }()
-	r, err := run(ctx, cmdSpec{name: "dd", args: []string{"if=" + e.src, "of=" + filepath.Join(dir, "f"), "bs=1M"},
-		timeout: 10 * time.Minute})
-	s := sample{secs: r.elapsed.Seconds(), bytes: ddCopied(r.stderr), ops: 1}
-	if err == nil && (s.bytes != e.size || null.Written() != e.size) {
-		err = fmt.Errorf("dd copied %d bytes and the file system took %d, want %d", s.bytes, null.Written(), e.size)
-	}
-	return s, err
+	return fn(dir, null)
 }
 
 // mpuNPart is the part size of mpuN: an eighth of the object.

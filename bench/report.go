@@ -165,6 +165,19 @@ func bestRaw(m metric, ids ...string) func(r *results) (stats, string) {
 	}
 }
 
+// readCeiling compares fuse0r, a FUSE file system reading what it already
+// has in memory through the page cache, with get8: no reader through FUSE
+// and the page cache, which must also fetch the bytes, can do much better.
+func readCeiling(r *results) string {
+	c, f := r.raw["get8"].stats(mibps), r.raw["fuse0r"].stats(mibps)
+	if !c.ok || !f.ok {
+		return ""
+	}
+	return fmt.Sprintf("Read ceiling: through FUSE and the page cache, with no S3 at all, a 1 MiB dd reads at "+
+		"%s MiB/s (fuse0r, median), %.2f × get8: a FUSE reader that must also fetch the bytes stays below that.",
+		num(f.med), f.med/c.med)
+}
+
 // writeFloor estimates the most a FUSE writer could upload at here, sending
 // mpu8's requests (64 MiB in flight: what fits in bucketfs's default memory
 // target) or mpuN's (1 GiB in flight, the cheapest for the server): the CPU

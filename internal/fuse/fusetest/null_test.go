@@ -13,7 +13,7 @@ import (
 // is accepted whole, and what it counts is what was written.
 func TestNullTakesEveryWrite(t *testing.T) {
 	dir := t.TempDir()
-	null, err := fusetest.MountNull(dir)
+	null, err := fusetest.MountNull(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,5 +31,33 @@ func TestNullTakesEveryWrite(t *testing.T) {
 	}
 	if got, want := null.Written(), int64(len(data)+1); got != want {
 		t.Errorf("Written() = %d, want %d", got, want)
+	}
+}
+
+// The file ReadName reads back its ReadByte bytes, whole, through the page
+// cache and the raised read-ahead.
+func TestNullServesItsFile(t *testing.T) {
+	dir := t.TempDir()
+	const size = 9<<20 + 12345
+	null, err := fusetest.MountNull(dir, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := null.Unmount(); err != nil {
+			t.Error(err)
+		}
+	}()
+	got, err := os.ReadFile(filepath.Join(dir, fusetest.ReadName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != size {
+		t.Fatalf("read %d bytes, want %d", len(got), size)
+	}
+	for off, b := range got {
+		if b != fusetest.ReadByte(int64(off)) {
+			t.Fatalf("byte %d is %d, want %d", off, b, fusetest.ReadByte(int64(off)))
+		}
 	}
 }
