@@ -31,13 +31,24 @@ func peakRSS(t *testing.T, pid int) int64 {
 }
 
 // --memory-target bounds the whole process: four concurrent readers of a
-// large object and two concurrent writers leave its peak RSS within it.
+// large object and two concurrent writers leave its peak RSS within it, also
+// with part sizes that are not powers of two (their buffers are sized and
+// reserved in whole MiB).
 func TestMemoryTargetBoundsTheProcess(t *testing.T) {
+	for name, parts := range map[string][]string{
+		"default parts": nil,
+		"10 MiB parts":  {"--read-part-size", "10485760", "--write-part-size", "10485760"},
+	} {
+		t.Run(name, func(t *testing.T) { memoryTargetBoundsTheProcess(t, parts) })
+	}
+}
+
+func memoryTargetBoundsTheProcess(t *testing.T, parts []string) {
 	const target = 96 // MiB, the smallest accepted
 	srv, bucket, c := newBucket(t, nil)
 	data := randomBytes(t, 192<<20)
 	putBig(t, c, "big.bin", data)
-	m := mountBucket(t, srv, bucket, c, bucket, "--memory-target", strconv.Itoa(target))
+	m := mountBucket(t, srv, bucket, c, bucket, append([]string{"--memory-target", strconv.Itoa(target)}, parts...)...)
 	pids := daemonsFor(m.dir)
 	if len(pids) != 1 {
 		t.Fatalf("bucketfs processes serving %s: %v", m.dir, pids)
