@@ -20,6 +20,7 @@ type Entry struct {
 	MountPoint string
 	FSType     string
 	Source     string
+	Options    string // per-mount options, e.g. "rw,nosuid,nodev,relatime"
 }
 
 // Parse parses the format of proc(5) /proc/PID/mountinfo:
@@ -38,13 +39,14 @@ func Parse(r io.Reader) ([]Entry, error) {
 				break
 			}
 		}
-		if len(f) < 5 || sep < 0 || sep+2 >= len(f) {
+		if sep < 0 || sep+2 >= len(f) { // sep ≥ 6: the fields before it are there
 			continue
 		}
 		out = append(out, Entry{
 			MountPoint: Unescape(f[4]),
 			FSType:     Unescape(f[sep+1]),
 			Source:     Unescape(f[sep+2]),
+			Options:    f[5],
 		})
 	}
 	return out, sc.Err()

@@ -19,11 +19,11 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Entry{
-		{"/", "ext4", "/dev/sda1"},
-		{"/mnt/with space", "fuse.bucketfs", "s3://b-1/p/"},
-		{"/mnt/data", "fuse.sshfs", "host:/data"},
-		{"/mnt/data", "fuse.bucketfs", "s3://b-2"},
-		{"/proc", "proc", "proc"},
+		{"/", "ext4", "/dev/sda1", "rw,relatime"},
+		{"/mnt/with space", "fuse.bucketfs", "s3://b-1/p/", "rw,nosuid,nodev,relatime"},
+		{"/mnt/data", "fuse.sshfs", "host:/data", "rw,relatime"},
+		{"/mnt/data", "fuse.bucketfs", "s3://b-2", "rw,relatime"},
+		{"/proc", "proc", "proc", "rw,nosuid"},
 	}
 	if len(entries) != len(want) {
 		t.Fatalf("entries = %+v", entries)

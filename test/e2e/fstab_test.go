@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bucketfs/bucketfs/internal/mountinfo"
 )
 
 // helperLink is where mount(8) looks for the helper of type bucketfs.
@@ -189,16 +191,22 @@ func TestHelperRefusesBadOptions(t *testing.T) {
 	}
 }
 
-// mountCount counts the mounts at dir.
-func mountCount(t *testing.T, dir string) int {
+// mountTable is the mount table of this process.
+func mountTable(t *testing.T) []mountinfo.Entry {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	entries, err := mountinfo.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return entries
+}
+
+// mountCount counts the mounts at dir.
+func mountCount(t *testing.T, dir string) int {
+	t.Helper()
 	n := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+	for _, e := range mountTable(t) {
+		if e.MountPoint == dir {
 			n++
 		}
 	}
@@ -206,30 +214,15 @@ func mountCount(t *testing.T, dir string) int {
 }
 
 // mountSource and mountOptions return the source and per-mount options of
-// the mount at dir in /proc/self/mountinfo.
-func mountSource(t *testing.T, dir string) string  { return mountinfoField(t, dir, "source") }
-func mountOptions(t *testing.T, dir string) string { return mountinfoField(t, dir, "options") }
+// the topmost mount at dir.
+func mountSource(t *testing.T, dir string) string  { return mountAt(t, dir).Source }
+func mountOptions(t *testing.T, dir string) string { return mountAt(t, dir).Options }
 
-func mountinfoField(t *testing.T, dir, field string) string {
+func mountAt(t *testing.T, dir string) *mountinfo.Entry {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
+	e := mountinfo.Last(mountTable(t), dir)
+	if e == nil {
+		t.Fatalf("%s not in the mount table", dir)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 10 || f[4] != dir {
-			continue
-		}
-		for i := 6; i < len(f)-2; i++ {
-			if f[i] == "-" {
-				if field == "source" {
-					return f[i+2]
-				}
-				return f[5]
-			}
-		}
-	}
-	t.Fatalf("%s not in the mount table", dir)
-	return ""
+	return e
 }

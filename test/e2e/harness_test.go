@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bucketfs/bucketfs/internal/mountinfo"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 	"github.com/bucketfs/bucketfs/internal/testutil/miniotest"
 )
@@ -149,13 +150,12 @@ func unmount(t *testing.T, dir string) {
 
 // isMounted reports whether dir is a mount point of bucketfs.
 func isMounted(dir string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	entries, err := mountinfo.Read()
 	if err != nil {
 		return false
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && f[4] == dir && strings.Contains(line, "fuse.bucketfs") {
+	for _, e := range entries {
+		if e.MountPoint == dir && e.FSType == "fuse.bucketfs" {
 			return true
 		}
 	}
