@@ -76,10 +76,8 @@ func (f *FS) listedFileLocked(dir, c *inode) bool {
 
 // fetchEntry asks S3 what name in the directory dirKey is: a stat raced with
 // a LIST of name/, or, for a listed file (listedFileLocked), the stat alone.
+// Both refuse a name no key can have (metadata.ValidName) with ErrNotFound.
 func (f *FS) fetchEntry(ctx context.Context, dirKey, name string, listedFile bool) (metadata.Entry, error) {
-	if !metadata.ValidName(name) {
-		return metadata.Entry{}, metadata.ErrNotFound
-	}
 	if listedFile {
 		e, err := metadata.StatFile(ctx, f.client, dirKey, name, f.statMax())
 		if !errors.Is(err, metadata.ErrNotFound) {
