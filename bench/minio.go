@@ -256,7 +256,7 @@ feed:
 // sums are the parts' CRC32Cs when computed beforehand (nil: the client
 // computes them).
 func multipartPut(ctx context.Context, c objstore.Client, key string, data []byte, partSize int64, workers int, sums []string) error {
-	id, err := c.CreateMultipartUpload(ctx, key)
+	id, err := c.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: key})
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func multipartPut(ctx context.Context, c objstore.Client, key string, data []byt
 		return err
 	})
 	if err == nil {
-		_, err = c.CompleteMultipartUpload(ctx, key, id, parts)
+		_, err = c.CompleteMultipartUpload(ctx, objstore.CompleteInput{Key: key, UploadID: id, Parts: parts})
 	}
 	if err != nil {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

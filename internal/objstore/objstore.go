@@ -44,6 +44,11 @@ type ObjectInfo struct {
 	ETag         string // as the server returned it, quotes included
 	LastModified time.Time
 	StorageClass string
+	// Metadata is the object's user metadata (the x-amz-meta-* headers),
+	// keyed by the lower-case name without the "x-amz-meta-" prefix. Head and
+	// Get fill it (nil or empty when the object has none); List entries
+	// leave it nil, since ListObjectsV2 does not return it.
+	Metadata map[string]string
 }
 
 // ListInput is one ListObjectsV2 page request.
@@ -95,11 +100,103 @@ type PutInput struct {
 	ChecksumCRC32C string
 	// IfNoneMatch makes the PUT conditional on the key not existing ("If-None-Match: *").
 	IfNoneMatch bool
+	// IfMatch makes the PUT conditional on the object's current ETag being
+	// this one: another ETag is ErrPreconditionFailed, a missing key
+	// ErrNotFound (S3 and MinIO answer 404 NoSuchKey).
+	IfMatch string
+	// Metadata is the new object's user metadata (see ObjectInfo.Metadata):
+	// lower-case names without the "x-amz-meta-" prefix. Names and values
+	// travel as HTTP headers: keep them to printable US-ASCII.
+	Metadata map[string]string
 }
 
 // PutOutput is what a completed upload (PUT or multipart) returns.
 type PutOutput struct {
 	ETag string
+}
+
+// CreateMultipartInput starts a multipart upload. The object's metadata is
+// fixed here, for the whole upload.
+type CreateMultipartInput struct {
+	Key      string
+	Metadata map[string]string // as in PutInput
+	// CopyParts says the upload will hold parts copied with
+	// UploadPartCopy. Such an upload is created without a checksum
+	// algorithm, even when the client sends CRC32C checksums: MinIO refuses
+	// a copied part into an upload that has one (400 InvalidArgument
+	// "checksum missing"). Parts sent with UploadPart still carry their
+	// CRC32C, which the server checks; copied parts have none, so Complete
+	// lists none, and the completed object has no whole-object checksum.
+	CopyParts bool
+}
+
+// CompleteInput completes a multipart upload with the parts listed, in
+// ascending part order. IfMatch and IfNoneMatch are conditions on the key as
+// in PutInput (If-Match on a missing key is ErrNotFound): when one fails the
+// completion is ErrPreconditionFailed and, on MinIO, the upload is left as it
+// was (it can still be completed, with a condition that holds, or aborted).
+type CompleteInput struct {
+	Key, UploadID string
+	Parts         []Part
+	IfMatch       string
+	IfNoneMatch   bool
+}
+
+// CopyInput is a server-side copy of a whole object (CopyObject) from SrcKey
+// to Key, in the same bucket. S3 copies at most 5 GiB this way
+// (MaxCopyObjectSize); a larger source needs a multipart upload of
+// UploadPartCopy parts.
+//
+// SrcIfMatch pins the source to that ETag (CopySourceIfMatch): another one
+// is ErrPreconditionFailed. There is deliberately no condition on the
+// destination: MinIO ignores If-Match / If-None-Match on CopyObject and
+// overwrites. A conditional server-side copy is a multipart upload whose
+// parts are UploadPartCopy ranges, completed with CompleteInput.IfMatch or
+// IfNoneMatch.
+//
+// Without ReplaceMetadata the copy keeps the source's metadata and Metadata
+// is ignored; with it the copy has exactly Metadata. A copy onto itself
+// (Key == SrcKey) must replace the metadata: S3 and MinIO refuse one that
+// changes nothing (400 InvalidRequest, no sentinel). A missing source is
+// ErrNotFound.
+//
+// The copy is a single-part object: on MinIO (and S3 without SSE-KMS) its
+// ETag is the MD5 of the content. A copy of a single-part object therefore
+// has the source's ETag (also onto itself, where only the metadata
+// changes), and a copy of a multipart object a new ETag without "-N", the
+// same for every copy of that content.
+type CopyInput struct {
+	Key             string // destination
+	SrcKey          string
+	SrcIfMatch      string
+	ReplaceMetadata bool
+	Metadata        map[string]string
+}
+
+// PartCopyInput uploads part Number of a multipart upload as a copy of
+// bytes [Offset, Offset+Length) of SrcKey (UploadPartCopy), pinned to
+// SrcIfMatch when that is set (ErrPreconditionFailed when the source has
+// another ETag). The upload must have been created with CopyParts. Length
+// must be at least 1 and, as for UploadPart, every part but the last at
+// least MinPartSize; S3 copies at most 5 GiB per part.
+//
+// Failures: a missing source or upload is ErrNotFound; a range starting at
+// or past the source's end ErrInvalidRange (416), one starting inside it
+// but ending past it no sentinel (400 InvalidArgument); Length < 1 or
+// Offset < 0 ErrInvalidRange, without a request. The part's ETag is the MD5
+// of the bytes copied.
+type PartCopyInput struct {
+	Key, UploadID      string
+	Number             int32
+	SrcKey, SrcIfMatch string
+	Offset, Length     int64
+}
+
+// Upload is a multipart upload that was created and neither completed nor
+// aborted.
+type Upload struct {
+	Key, UploadID string
+	Initiated     time.Time
 }
 
 // PartInput uploads one part of a multipart upload.
@@ -117,7 +214,8 @@ func CRC32C(sum uint32) string {
 	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, sum))
 }
 
-// Part is one uploaded part of a multipart upload.
+// Part is one uploaded (or copied) part of a multipart upload: what
+// CompleteInput lists.
 type Part struct {
 	Number         int32
 	ETag           string
@@ -139,10 +237,24 @@ type Client interface {
 	Put(ctx context.Context, in PutInput) (PutOutput, error)
 	Delete(ctx context.Context, key string) error
 
-	CreateMultipartUpload(ctx context.Context, key string) (uploadID string, err error)
+	// CopyObject is a server-side copy; see CopyInput.
+	CopyObject(ctx context.Context, in CopyInput) (PutOutput, error)
+
+	CreateMultipartUpload(ctx context.Context, in CreateMultipartInput) (uploadID string, err error)
 	UploadPart(ctx context.Context, in PartInput) (Part, error)
-	CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []Part) (PutOutput, error)
+	// UploadPartCopy copies a range of an object into a part; the Part it
+	// returns has Size = Length, the part's ETag and, when the upload uses
+	// CRC32C checksums, its ChecksumCRC32C, as Complete must list them.
+	UploadPartCopy(ctx context.Context, in PartCopyInput) (Part, error)
+	CompleteMultipartUpload(ctx context.Context, in CompleteInput) (PutOutput, error)
 	AbortMultipartUpload(ctx context.Context, key, uploadID string) error
+	// ListMultipartUploads returns every pending upload whose key starts
+	// with prefix (all pages), by key, then by initiation. MinIO does not
+	// match prefixes: a non-empty prefix lists only the uploads of exactly
+	// that key, and "" lists the uploads it created since it started (it
+	// keeps them in memory). Callers that must work there pass a whole key
+	// and keep the uploads whose Key is that key.
+	ListMultipartUploads(ctx context.Context, prefix string) ([]Upload, error)
 }
 
 // MaxParts is S3's limit on parts per multipart upload.
@@ -150,3 +262,7 @@ const MaxParts = 10000
 
 // MinPartSize is S3's minimum size of every part but the last.
 const MinPartSize = 5 << 20
+
+// MaxCopyObjectSize is the largest object S3 copies with CopyObject, and the
+// largest range one UploadPartCopy copies (5 GiB).
+const MaxCopyObjectSize = 5 << 30

@@ -211,7 +211,7 @@ func (w *Writer) flushPart(ctx context.Context) error {
 		return ErrTooLarge
 	}
 	if w.uploadID == "" {
-		id, err := w.client.CreateMultipartUpload(ctx, w.key)
+		id, err := w.client.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: w.key})
 		if err != nil {
 			return fmt.Errorf("create multipart upload: %w", err)
 		}
@@ -287,7 +287,7 @@ func (w *Writer) Complete(ctx context.Context) (objstore.PutOutput, error) {
 		return objstore.PutOutput{}, w.err
 	}
 	parts := w.sortedParts()
-	out, err := w.client.CompleteMultipartUpload(ctx, w.key, w.uploadID, parts)
+	out, err := w.client.CompleteMultipartUpload(ctx, objstore.CompleteInput{Key: w.key, UploadID: w.uploadID, Parts: parts})
 	if err != nil {
 		w.fail(ctx, fmt.Errorf("complete multipart upload: %w", err))
 		return objstore.PutOutput{}, w.err

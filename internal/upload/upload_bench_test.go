@@ -46,7 +46,7 @@ type sink struct {
 	latency         time.Duration
 }
 
-func (s *sink) CreateMultipartUpload(ctx context.Context, key string) (string, error) {
+func (s *sink) CreateMultipartUpload(ctx context.Context, in objstore.CreateMultipartInput) (string, error) {
 	time.Sleep(s.latency)
 	return "id", nil
 }
@@ -56,7 +56,7 @@ func (s *sink) UploadPart(ctx context.Context, in objstore.PartInput) (objstore.
 	return objstore.Part{Number: in.Number, ETag: `"e"`}, nil
 }
 
-func (s *sink) CompleteMultipartUpload(ctx context.Context, key, id string, parts []objstore.Part) (objstore.PutOutput, error) {
+func (s *sink) CompleteMultipartUpload(ctx context.Context, in objstore.CompleteInput) (objstore.PutOutput, error) {
 	time.Sleep(s.latency)
 	return objstore.PutOutput{ETag: `"e-8"`}, nil
 }

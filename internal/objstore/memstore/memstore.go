@@ -12,9 +12,32 @@
 //     MaxKeys. Continuation tokens are opaque and remember whether the page ended
 //     on a key or on a common prefix, so that a prefix is never returned twice and
 //     the keys beneath it are never returned as objects on the next page.
-//   - Every write produces a new ETag, even when the content is unchanged (real
-//     S3 returns the same MD5 ETag for identical content). Tests that pin reads
-//     to an ETag can thus detect any overwrite.
+//   - Every PUT and Complete produces a new ETag, even when the content is
+//     unchanged (real S3 returns the same MD5 ETag for identical content).
+//     Tests that pin reads to an ETag can thus detect any overwrite.
+//   - CopyObject gives the ETag MinIO gives, the MD5 of the content: a copy of
+//     a single-part object keeps the source's ETag (onto itself too, where it
+//     changes the metadata only), a copy of a multipart object gets the
+//     content's MD5, without "-N". A copy onto itself that keeps the metadata
+//     is refused (InvalidRequest, no sentinel); a missing source is
+//     ErrNotFound, another CopySourceIfMatch ErrPreconditionFailed. There is
+//     no destination condition (MinIO ignores them on CopyObject).
+//   - User metadata is stored with each object under lower-case names, and
+//     returned by Head and Get (not List); a PUT or an upload replaces it; a
+//     copy keeps it unless told to replace it.
+//   - PUT and Complete conditions: If-Match of another ETag and If-None-Match
+//     on an existing key are ErrPreconditionFailed, If-Match on a missing key
+//     is ErrNotFound (MinIO's 404 NoSuchKey). Complete checks them before the
+//     upload ID and leaves the upload pending when they fail.
+//   - UploadPartCopy checks the part number, the source (ErrNotFound,
+//     ErrPreconditionFailed), the range (starting at or past the end:
+//     ErrInvalidRange; ending past it: no sentinel), then the upload; like
+//     MinIO with CRC32C checksums on, it refuses a copy into an upload not
+//     created with CopyParts. The part's ETag is the MD5 of the range, and it
+//     has no checksum.
+//   - ListMultipartUploads matches the prefix as S3 does (MinIO matches a
+//     non-empty prefix as a whole key only; the conformance suite checks
+//     whole keys).
 //   - Ranged GETs clamp the end to the object size; an offset beyond the end is
 //     ErrInvalidRange (416), except that an empty object may be read from offset 0.
 //   - Multipart uploads become visible only on Complete; all parts but the last
@@ -34,6 +57,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -55,6 +79,9 @@ const (
 	OpUploadPart              = "UploadPart"
 	OpCompleteMultipartUpload = "CompleteMultipartUpload"
 	OpAbortMultipartUpload    = "AbortMultipartUpload"
+	OpCopyObject              = "CopyObject"
+	OpUploadPartCopy          = "UploadPartCopy"
+	OpListMultipartUploads    = "ListMultipartUploads"
 )
 
 // defaultMaxKeys is S3's default and maximum page size for ListObjectsV2.
@@ -63,9 +90,11 @@ const defaultMaxKeys = 1000
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
 type object struct {
-	data    []byte // never mutated after it is stored; a write replaces the slice
-	etag    string
-	modTime time.Time
+	data      []byte // never mutated after it is stored; a write replaces the slice
+	etag      string
+	modTime   time.Time
+	meta      map[string]string // never mutated after it is stored; lower-case names
+	multipart bool              // completed from parts (its ETag has a "-N" suffix)
 }
 
 type part struct {
@@ -75,8 +104,11 @@ type part struct {
 }
 
 type upload struct {
-	key   string
-	parts map[int32]part
+	key       string
+	parts     map[int32]part
+	meta      map[string]string
+	copyParts bool
+	initiated time.Time
 }
 
 // Store is an in-memory bucket. The zero value is not usable; call New.
@@ -143,7 +175,7 @@ func (s *Store) SetMinPartSize(n int64) {
 func (s *Store) PutObject(key string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.storeLocked(key, bytes.Clone(data), "")
+	s.storeLocked(key, bytes.Clone(data), "", nil)
 }
 
 // Object returns a copy of the object's content.
@@ -155,6 +187,18 @@ func (s *Store) Object(key string) ([]byte, bool) {
 		return nil, false
 	}
 	return bytes.Clone(o.data), true
+}
+
+// Metadata returns a copy of the object's user metadata (nil when it has
+// none), with the lower-case names Head and Get return.
+func (s *Store) Metadata(key string) (map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objects[key]
+	if !ok {
+		return nil, false
+	}
+	return maps.Clone(o.meta), true
 }
 
 // Keys returns all keys in byte-wise order.
@@ -266,13 +310,13 @@ func (s *Store) Put(ctx context.Context, in objstore.PutInput) (objstore.PutOutp
 		return objstore.PutOutput{}, err
 	}
 	defer s.mu.Unlock()
-	if _, exists := s.objects[in.Key]; exists && in.IfNoneMatch {
-		return objstore.PutOutput{}, fmt.Errorf("PUT %q if-none-match: %w", in.Key, objstore.ErrPreconditionFailed)
+	if err := s.checkWriteLocked("PUT", in.Key, in.IfMatch, in.IfNoneMatch); err != nil {
+		return objstore.PutOutput{}, err
 	}
 	if _, err := checkCRC32C(OpPut, in.Key, in.Body, in.ChecksumCRC32C); err != nil {
 		return objstore.PutOutput{}, err
 	}
-	o := s.storeLocked(in.Key, bytes.Clone(in.Body), "")
+	o := s.storeLocked(in.Key, bytes.Clone(in.Body), "", lowerKeys(in.Metadata))
 	return objstore.PutOutput{ETag: o.etag}, nil
 }
 
@@ -286,9 +330,42 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// storeLocked stores data under key with a fresh ETag. suffix is "" for a
+// checkWriteLocked evaluates a write's conditions on key as S3 does: If-Match
+// on a missing key is 404 NoSuchKey, on another ETag 412; If-None-Match on
+// an existing key 412.
+func (s *Store) checkWriteLocked(op, key, ifMatch string, ifNoneMatch bool) error {
+	o, exists := s.objects[key]
+	if ifNoneMatch && exists {
+		return fmt.Errorf("%s %q if-none-match: %w", op, key, objstore.ErrPreconditionFailed)
+	}
+	if ifMatch != "" {
+		if !exists {
+			return fmt.Errorf("%s %q if-match %s: NoSuchKey: %w", op, key, ifMatch, objstore.ErrNotFound)
+		}
+		if o.etag != ifMatch {
+			return fmt.Errorf("%s %q if-match %s (now %s): %w", op, key, ifMatch, o.etag, objstore.ErrPreconditionFailed)
+		}
+	}
+	return nil
+}
+
+// lowerKeys returns meta with lower-case names, as S3 returns them (HTTP
+// header names are case-insensitive); nil when meta is empty.
+func lowerKeys(meta map[string]string) map[string]string {
+	if len(meta) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(meta))
+	for k, v := range meta {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// storeLocked stores data under key with a fresh ETag and the given
+// metadata (not copied: the caller hands it over). suffix is "" for a
 // single PUT and "-N" for a multipart upload of N parts.
-func (s *Store) storeLocked(key string, data []byte, suffix string) *object {
+func (s *Store) storeLocked(key string, data []byte, suffix string, meta map[string]string) *object {
 	s.gen++
 	h := md5.New()
 	h.Write(data)
@@ -296,9 +373,11 @@ func (s *Store) storeLocked(key string, data []byte, suffix string) *object {
 	// still changes the ETag.
 	h.Write(binary.BigEndian.AppendUint64(nil, s.gen))
 	o := &object{
-		data:    data,
-		etag:    `"` + hex.EncodeToString(h.Sum(nil)) + suffix + `"`,
-		modTime: s.now().UTC().Truncate(time.Second),
+		data:      data,
+		etag:      `"` + hex.EncodeToString(h.Sum(nil)) + suffix + `"`,
+		modTime:   s.now().UTC().Truncate(time.Second),
+		meta:      meta,
+		multipart: suffix != "",
 	}
 	s.objects[key] = o
 	return o
@@ -313,6 +392,7 @@ func (s *Store) sortedKeysLocked() []string {
 	return keys
 }
 
+// info describes o as HEAD and GET do; List drops the metadata.
 func info(key string, o *object) objstore.ObjectInfo {
 	return objstore.ObjectInfo{
 		Key:          key,
@@ -320,6 +400,7 @@ func info(key string, o *object) objstore.ObjectInfo {
 		ETag:         o.etag,
 		LastModified: o.modTime,
 		StorageClass: "STANDARD",
+		Metadata:     maps.Clone(o.meta),
 	}
 }
 
@@ -374,7 +455,9 @@ func (s *Store) List(ctx context.Context, in objstore.ListInput) (objstore.ListO
 			out.CommonPrefixes = append(out.CommonPrefixes, cp)
 			marker, markerIsPrefix = cp, true // later keys under cp are skipped above
 		} else {
-			out.Objects = append(out.Objects, info(key, s.objects[key]))
+			oi := info(key, s.objects[key])
+			oi.Metadata = nil // ListObjectsV2 does not return it
+			out.Objects = append(out.Objects, oi)
 			marker, markerIsPrefix = key, false
 		}
 	}

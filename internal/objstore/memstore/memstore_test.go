@@ -146,8 +146,8 @@ func TestCountersAndPendingUploads(t *testing.T) {
 	_, _ = s.Head(ctx, "missing")
 	_, _ = s.List(ctx, objstore.ListInput{})
 	_ = s.Delete(ctx, "missing")
-	id1, _ := s.CreateMultipartUpload(ctx, "m1")
-	id2, _ := s.CreateMultipartUpload(ctx, "m2")
+	id1, _ := s.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: "m1"})
+	id2, _ := s.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: "m2"})
 	if n := s.PendingUploads(); n != 2 {
 		t.Errorf("PendingUploads = %d, want 2", n)
 	}
@@ -159,7 +159,7 @@ func TestCountersAndPendingUploads(t *testing.T) {
 	if _, ok := s.Object("m1"); ok {
 		t.Error("multipart object visible before Complete")
 	}
-	out, err := s.CompleteMultipartUpload(ctx, "m1", id1, []objstore.Part{p1, p2})
+	out, err := s.CompleteMultipartUpload(ctx, objstore.CompleteInput{Key: "m1", UploadID: id1, Parts: []objstore.Part{p1, p2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestCountersAndPendingUploads(t *testing.T) {
 func TestMultipartValidation(t *testing.T) {
 	ctx := context.Background()
 	s := memstore.New("b")
-	id, _ := s.CreateMultipartUpload(ctx, "k")
+	id, _ := s.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: "k"})
 	p1, _ := s.UploadPart(ctx, objstore.PartInput{Key: "k", UploadID: id, Number: 1, Body: []byte("too small")})
 	p2, _ := s.UploadPart(ctx, objstore.PartInput{Key: "k", UploadID: id, Number: 2, Body: []byte("last")})
 	cases := map[string][]objstore.Part{
@@ -202,7 +202,7 @@ func TestMultipartValidation(t *testing.T) {
 		"unknown number": {{Number: 3, ETag: p1.ETag}},
 	}
 	for name, parts := range cases {
-		if _, err := s.CompleteMultipartUpload(ctx, "k", id, parts); err == nil {
+		if _, err := s.CompleteMultipartUpload(ctx, objstore.CompleteInput{Key: "k", UploadID: id, Parts: parts}); err == nil {
 			t.Errorf("%s: Complete succeeded", name)
 		}
 	}
@@ -210,10 +210,10 @@ func TestMultipartValidation(t *testing.T) {
 		t.Error("part number 0 accepted")
 	}
 	// A single small part is fine: only non-final parts have a minimum size.
-	if _, err := s.CompleteMultipartUpload(ctx, "k", id, []objstore.Part{p1}); err != nil {
+	if _, err := s.CompleteMultipartUpload(ctx, objstore.CompleteInput{Key: "k", UploadID: id, Parts: []objstore.Part{p1}}); err != nil {
 		t.Errorf("single small part: %v", err)
 	}
-	if _, err := s.CompleteMultipartUpload(ctx, "k", "nope", []objstore.Part{p1}); !errors.Is(err, objstore.ErrNotFound) {
+	if _, err := s.CompleteMultipartUpload(ctx, objstore.CompleteInput{Key: "k", UploadID: "nope", Parts: []objstore.Part{p1}}); !errors.Is(err, objstore.ErrNotFound) {
 		t.Errorf("Complete of unknown upload: %v", err)
 	}
 }
@@ -285,7 +285,7 @@ func TestGivenCRC32CIsChecked(t *testing.T) {
 	if _, err := s.Put(ctx, objstore.PutInput{Key: "right", Body: body, ChecksumCRC32C: right}); err != nil {
 		t.Errorf("Put with the body's CRC32C: %v", err)
 	}
-	id, _ := s.CreateMultipartUpload(ctx, "m")
+	id, _ := s.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: "m"})
 	if _, err := s.UploadPart(ctx, objstore.PartInput{Key: "m", UploadID: id, Number: 1, Body: body, ChecksumCRC32C: objstore.CRC32C(1)}); err == nil {
 		t.Errorf("UploadPart with a wrong CRC32C succeeded")
 	}

@@ -12,15 +12,17 @@ import (
 )
 
 // CreateMultipartUpload implements objstore.Client. The object does not exist
-// (or keeps its previous content) until CompleteMultipartUpload.
-func (s *Store) CreateMultipartUpload(ctx context.Context, key string) (string, error) {
+// (or keeps its previous content) until CompleteMultipartUpload; it gets the
+// metadata given here.
+func (s *Store) CreateMultipartUpload(ctx context.Context, in objstore.CreateMultipartInput) (string, error) {
 	if err := s.begin(ctx, OpCreateMultipartUpload); err != nil {
 		return "", err
 	}
 	defer s.mu.Unlock()
 	s.gen++
 	id := "upload-" + strconv.FormatUint(s.gen, 10)
-	s.uploads[id] = &upload{key: key, parts: make(map[int32]part)}
+	s.uploads[id] = &upload{key: in.Key, parts: make(map[int32]part), meta: lowerKeys(in.Metadata),
+		copyParts: in.CopyParts, initiated: s.now().UTC()}
 	return id, nil
 }
 
@@ -74,23 +76,32 @@ func checkCRC32C(op, key string, body []byte, sent string) (string, error) {
 // CompleteMultipartUpload implements objstore.Client. Like S3 it requires at
 // least one part, strictly ascending part numbers, ETags matching the uploaded
 // parts, and every part but the last to be at least the minimum part size.
-func (s *Store) CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []objstore.Part) (objstore.PutOutput, error) {
+// As in MinIO, the part list's order is checked first, then the conditions
+// on the key (before the upload ID: a failed condition is 412 even for an
+// unknown upload), then the parts; a failure leaves the upload pending.
+func (s *Store) CompleteMultipartUpload(ctx context.Context, in objstore.CompleteInput) (objstore.PutOutput, error) {
 	if err := s.begin(ctx, OpCompleteMultipartUpload); err != nil {
 		return objstore.PutOutput{}, err
 	}
 	defer s.mu.Unlock()
-	u, err := s.lookupUploadLocked(OpCompleteMultipartUpload, key, uploadID)
-	if err != nil {
-		return objstore.PutOutput{}, err
-	}
+	key, parts := in.Key, in.Parts
 	if len(parts) == 0 {
 		return objstore.PutOutput{}, fmt.Errorf("CompleteMultipartUpload %q: MalformedXML: no parts", key)
 	}
-	var data []byte
 	for i, p := range parts {
 		if i > 0 && p.Number <= parts[i-1].Number {
 			return objstore.PutOutput{}, fmt.Errorf("CompleteMultipartUpload %q: InvalidPartOrder: part %d after %d", key, p.Number, parts[i-1].Number)
 		}
+	}
+	if err := s.checkWriteLocked(OpCompleteMultipartUpload, key, in.IfMatch, in.IfNoneMatch); err != nil {
+		return objstore.PutOutput{}, err
+	}
+	u, err := s.lookupUploadLocked(OpCompleteMultipartUpload, key, in.UploadID)
+	if err != nil {
+		return objstore.PutOutput{}, err
+	}
+	var data []byte
+	for i, p := range parts {
 		up, ok := u.parts[p.Number]
 		if !ok || up.etag != p.ETag {
 			return objstore.PutOutput{}, fmt.Errorf("CompleteMultipartUpload %q: InvalidPart: part %d etag %s", key, p.Number, p.ETag)
@@ -104,8 +115,8 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, key, uploadID strin
 		}
 		data = append(data, up.data...)
 	}
-	delete(s.uploads, uploadID)
-	o := s.storeLocked(key, data, "-"+strconv.Itoa(len(parts)))
+	delete(s.uploads, in.UploadID)
+	o := s.storeLocked(key, data, "-"+strconv.Itoa(len(parts)), u.meta)
 	return objstore.PutOutput{ETag: o.etag}, nil
 }
 

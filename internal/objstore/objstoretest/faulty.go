@@ -14,10 +14,12 @@ import (
 // faults can be applied to memstore and to a real server.
 //
 // Operation names passed to hooks are those of the memstore counters:
-// "CheckBucket", "Head", "List", "Get", "Put", "Delete",
-// "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
-// "AbortMultipartUpload". The key is the object key (the Prefix for List, ""
-// for CheckBucket).
+// "CheckBucket", "Head", "List", "Get", "Put", "Delete", "CopyObject",
+// "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
+// "CompleteMultipartUpload", "AbortMultipartUpload", "ListMultipartUploads".
+// The key is the object key (the destination for CopyObject and
+// UploadPartCopy, the prefix for List and ListMultipartUploads, "" for
+// CheckBucket).
 type Faulty struct {
 	inner objstore.Client
 
@@ -142,12 +144,20 @@ func (f *Faulty) Delete(ctx context.Context, key string) error {
 	return f.inner.Delete(ctx, key)
 }
 
+// CopyObject implements objstore.Client. The key is the destination.
+func (f *Faulty) CopyObject(ctx context.Context, in objstore.CopyInput) (objstore.PutOutput, error) {
+	if err := f.before(ctx, "CopyObject", in.Key); err != nil {
+		return objstore.PutOutput{}, err
+	}
+	return f.inner.CopyObject(ctx, in)
+}
+
 // CreateMultipartUpload implements objstore.Client.
-func (f *Faulty) CreateMultipartUpload(ctx context.Context, key string) (string, error) {
-	if err := f.before(ctx, "CreateMultipartUpload", key); err != nil {
+func (f *Faulty) CreateMultipartUpload(ctx context.Context, in objstore.CreateMultipartInput) (string, error) {
+	if err := f.before(ctx, "CreateMultipartUpload", in.Key); err != nil {
 		return "", err
 	}
-	return f.inner.CreateMultipartUpload(ctx, key)
+	return f.inner.CreateMultipartUpload(ctx, in)
 }
 
 // UploadPart implements objstore.Client.
@@ -158,12 +168,20 @@ func (f *Faulty) UploadPart(ctx context.Context, in objstore.PartInput) (objstor
 	return f.inner.UploadPart(ctx, in)
 }
 
+// UploadPartCopy implements objstore.Client. The key is the upload's.
+func (f *Faulty) UploadPartCopy(ctx context.Context, in objstore.PartCopyInput) (objstore.Part, error) {
+	if err := f.before(ctx, "UploadPartCopy", in.Key); err != nil {
+		return objstore.Part{}, err
+	}
+	return f.inner.UploadPartCopy(ctx, in)
+}
+
 // CompleteMultipartUpload implements objstore.Client.
-func (f *Faulty) CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []objstore.Part) (objstore.PutOutput, error) {
-	if err := f.before(ctx, "CompleteMultipartUpload", key); err != nil {
+func (f *Faulty) CompleteMultipartUpload(ctx context.Context, in objstore.CompleteInput) (objstore.PutOutput, error) {
+	if err := f.before(ctx, "CompleteMultipartUpload", in.Key); err != nil {
 		return objstore.PutOutput{}, err
 	}
-	return f.inner.CompleteMultipartUpload(ctx, key, uploadID, parts)
+	return f.inner.CompleteMultipartUpload(ctx, in)
 }
 
 // AbortMultipartUpload implements objstore.Client.
@@ -172,6 +190,14 @@ func (f *Faulty) AbortMultipartUpload(ctx context.Context, key, uploadID string)
 		return err
 	}
 	return f.inner.AbortMultipartUpload(ctx, key, uploadID)
+}
+
+// ListMultipartUploads implements objstore.Client. The key is the prefix.
+func (f *Faulty) ListMultipartUploads(ctx context.Context, prefix string) ([]objstore.Upload, error) {
+	if err := f.before(ctx, "ListMultipartUploads", prefix); err != nil {
+		return nil, err
+	}
+	return f.inner.ListMultipartUploads(ctx, prefix)
 }
 
 // faultyBody consults the read hook before each Read of a GET body.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,5 +98,48 @@ func TestFaultyLatency(t *testing.T) {
 	cancel()
 	if _, err := f.Head(ctx, "x"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Head with cancelled context during latency: %v", err)
+	}
+}
+
+// The copy and upload-listing calls reach the hook under their op names,
+// with the destination (or the prefix) as key, and an injected error stops
+// them before the inner client.
+func TestFaultyCopyOps(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New("b")
+	store.PutObject("src", []byte("0123456789"))
+	f := objstoretest.NewFaulty(store)
+	boom := errors.New("boom")
+	var seen []string
+	f.Inject(func(op, key string) error {
+		seen = append(seen, op+":"+key)
+		return boom
+	})
+	_, err1 := f.CopyObject(ctx, objstore.CopyInput{Key: "dst", SrcKey: "src"})
+	_, err2 := f.UploadPartCopy(ctx, objstore.PartCopyInput{Key: "mp", UploadID: "u", Number: 1, SrcKey: "src", Length: 1})
+	_, err3 := f.ListMultipartUploads(ctx, "pre/")
+	_, err4 := f.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: "mp"})
+	_, err5 := f.CompleteMultipartUpload(ctx, objstore.CompleteInput{Key: "mp", UploadID: "u"})
+	for i, err := range []error{err1, err2, err3, err4, err5} {
+		if !errors.Is(err, boom) {
+			t.Errorf("call %d: %v, want the injected error", i, err)
+		}
+	}
+	want := []string{"CopyObject:dst", "UploadPartCopy:mp", "ListMultipartUploads:pre/", "CreateMultipartUpload:mp", "CompleteMultipartUpload:mp"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("hook saw %q, want %q", seen, want)
+	}
+	for _, op := range []string{memstore.OpCopyObject, memstore.OpUploadPartCopy, memstore.OpListMultipartUploads,
+		memstore.OpCreateMultipartUpload, memstore.OpCompleteMultipartUpload} {
+		if n := store.Count(op); n != 0 {
+			t.Errorf("injected %s reached the inner client %d times", op, n)
+		}
+	}
+	f.Clear()
+	if _, err := f.CopyObject(ctx, objstore.CopyInput{Key: "dst", SrcKey: "src"}); err != nil {
+		t.Errorf("CopyObject after Clear: %v", err)
+	}
+	if got, _ := store.Object("dst"); string(got) != "0123456789" {
+		t.Errorf("copy through Faulty = %q", got)
 	}
 }

@@ -50,6 +50,16 @@ func Run(t *testing.T, newClient func(t *testing.T) objstore.Client) {
 		{"Multipart", testMultipart},
 		{"MultipartAbort", testMultipartAbort},
 		{"MultipartUnknownUpload", testMultipartUnknownUpload},
+		{"Metadata", testMetadata},
+		{"PutIfMatch", testPutIfMatch},
+		{"CompleteConditions", testCompleteConditions},
+		{"ListMultipartUploads", testListMultipartUploads},
+		{"CopyObject", testCopyObject},
+		{"CopyObjectOntoItself", testCopyObjectOntoItself},
+		{"CopyMultipartSource", testCopyMultipartSource},
+		{"CopySpecialKeys", testCopySpecialKeys},
+		{"UploadPartCopy", testUploadPartCopy},
+		{"UploadPartCopyErrors", testUploadPartCopyErrors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,7 +16,7 @@ func testMultipart(t *testing.T, c objstore.Client, prefix string) {
 	for i, n := range sizes {
 		data = append(data, pattern(n, byte(10+i))...)
 	}
-	id, err := c.CreateMultipartUpload(ctx(t), key)
+	id, err := c.CreateMultipartUpload(ctx(t), objstore.CreateMultipartInput{Key: key})
 	if err != nil {
 		t.Fatalf("CreateMultipartUpload: %v", err)
 	}
@@ -37,7 +37,7 @@ func testMultipart(t *testing.T, c objstore.Client, prefix string) {
 	if _, err := c.Head(ctx(t), key); !errors.Is(err, objstore.ErrNotFound) {
 		t.Errorf("Head before CompleteMultipartUpload: %v, want ErrNotFound", err)
 	}
-	out, err := c.CompleteMultipartUpload(ctx(t), key, id, parts)
+	out, err := c.CompleteMultipartUpload(ctx(t), objstore.CompleteInput{Key: key, UploadID: id, Parts: parts})
 	if err != nil {
 		t.Fatalf("CompleteMultipartUpload: %v", err)
 	}
@@ -68,7 +68,7 @@ func testMultipart(t *testing.T, c objstore.Client, prefix string) {
 
 func testMultipartAbort(t *testing.T, c objstore.Client, prefix string) {
 	key := prefix + "aborted"
-	id, err := c.CreateMultipartUpload(ctx(t), key)
+	id, err := c.CreateMultipartUpload(ctx(t), objstore.CreateMultipartInput{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func testMultipartAbort(t *testing.T, c objstore.Client, prefix string) {
 		t.Errorf("Head after abort: %v, want ErrNotFound", err)
 	}
 	// The upload is gone: completing it fails with NoSuchUpload (ErrNotFound).
-	_, err = c.CompleteMultipartUpload(ctx(t), key, id, []objstore.Part{p})
+	_, err = c.CompleteMultipartUpload(ctx(t), objstore.CompleteInput{Key: key, UploadID: id, Parts: []objstore.Part{p}})
 	wantErr(t, "Complete after Abort", err, objstore.ErrNotFound)
 	if _, err := c.Head(ctx(t), key); !errors.Is(err, objstore.ErrNotFound) {
 		t.Errorf("Head after Complete of aborted upload: %v, want ErrNotFound", err)
@@ -94,7 +94,7 @@ func testMultipartUnknownUpload(t *testing.T, c objstore.Client, prefix string) 
 	key := prefix + "unknown"
 	// Get a well-formed ID the server no longer knows (servers may reject
 	// malformed IDs with other errors).
-	id, err := c.CreateMultipartUpload(ctx(t), key)
+	id, err := c.CreateMultipartUpload(ctx(t), objstore.CreateMultipartInput{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +103,7 @@ func testMultipartUnknownUpload(t *testing.T, c objstore.Client, prefix string) 
 	}
 	_, err = c.UploadPart(ctx(t), objstore.PartInput{Key: key, UploadID: id, Number: 1, Body: []byte("x")})
 	wantErr(t, "UploadPart to an unknown upload", err, objstore.ErrNotFound)
-	_, err = c.CompleteMultipartUpload(ctx(t), key, id, []objstore.Part{{Number: 1, ETag: `"0123456789abcdef0123456789abcdef"`}})
+	_, err = c.CompleteMultipartUpload(ctx(t), objstore.CompleteInput{Key: key, UploadID: id,
+		Parts: []objstore.Part{{Number: 1, ETag: `"0123456789abcdef0123456789abcdef"`}}})
 	wantErr(t, "Complete of an unknown upload", err, objstore.ErrNotFound)
 }

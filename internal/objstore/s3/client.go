@@ -33,7 +33,21 @@
 //   - Deleting a missing key is success in S3; servers answering 404 are
 //     treated the same.
 //   - Listings ask for encoding-type=url so that keys containing characters
-//     XML 1.0 cannot carry survive; keys and prefixes are decoded here.
+//     XML 1.0 cannot carry survive; keys and prefixes are decoded here. So do
+//     upload listings, whose next key marker is decoded before it is sent back.
+//   - The copy source (x-amz-copy-source) is "bucket/key" with every byte of
+//     the key but unreserved ones and '/' percent-encoded, '+' and '%'
+//     included, so that no server decodes it into another key.
+//   - MinIO refuses every UploadPartCopy into an upload created with a
+//     checksum algorithm (it computes none for a copied part), so uploads
+//     for copies (CreateMultipartInput.CopyParts) are created without one;
+//     Complete lists the parts' checksums only when every part has one.
+//   - MinIO ignores If-Match / If-None-Match on CopyObject (it overwrites),
+//     so none is offered: conditional copies are UploadPartCopy parts and a
+//     conditional Complete.
+//   - MinIO's ListMultipartUploads matches a non-empty prefix as a whole key
+//     and lists by initiation; the uploads are sorted here by key, then by
+//     initiation, as S3 lists them.
 package s3
 
 import (

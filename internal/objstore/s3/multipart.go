@@ -13,25 +13,33 @@ import (
 	"github.com/bucketfs/bucketfs/internal/objstore"
 )
 
-// CreateMultipartUpload implements objstore.Client. Storage class, encryption
-// and the checksum algorithm are fixed here, for the whole upload: with
-// CRC32C every part must then carry its checksum and Complete must list them.
-func (c *Client) CreateMultipartUpload(ctx context.Context, key string) (string, error) {
+// CreateMultipartUpload implements objstore.Client. Storage class, encryption,
+// the object's metadata and the checksum algorithm are fixed here, for the
+// whole upload: with CRC32C every part must then carry its checksum and
+// Complete must list them. An upload for copies (CopyParts) has no algorithm.
+func (c *Client) CreateMultipartUpload(ctx context.Context, in objstore.CreateMultipartInput) (string, error) {
 	ctx, cancel := c.small(ctx)
 	defer cancel()
 	sse, kms := c.sse()
+	algorithm := c.checksumAlgorithm()
+	if in.CopyParts {
+		// MinIO refuses every UploadPartCopy into an upload that has a
+		// checksum algorithm (it computes none for a copied part).
+		algorithm = ""
+	}
 	out, err := c.s3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket:               aws.String(c.cfg.Bucket),
-		Key:                  aws.String(key),
+		Key:                  aws.String(in.Key),
 		StorageClass:         types.StorageClass(c.cfg.StorageClass),
 		ServerSideEncryption: sse,
 		SSEKMSKeyId:          kms,
-		ChecksumAlgorithm:    c.checksumAlgorithm(),
+		ChecksumAlgorithm:    algorithm,
+		Metadata:             in.Metadata,
 		RequestPayer:         c.requestPayer(),
 		ExpectedBucketOwner:  c.owner(),
 	})
 	if err != nil {
-		return "", c.wrap("CreateMultipartUpload", key, err)
+		return "", c.wrap("CreateMultipartUpload", in.Key, err)
 	}
 	return aws.ToString(out.UploadId), nil
 }
@@ -64,25 +72,40 @@ func (c *Client) UploadPart(ctx context.Context, in objstore.PartInput) (objstor
 
 // CompleteMultipartUpload implements objstore.Client. S3 may answer 200 and
 // still fail the completion in the response body; the SDK turns that into an
-// error, which is mapped like any other.
-func (c *Client) CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []objstore.Part) (objstore.PutOutput, error) {
-	completed := make([]types.CompletedPart, len(parts))
-	for i, p := range parts {
+// error, which is mapped like any other. A failed If-Match / If-None-Match
+// is 412 (ErrPreconditionFailed) and leaves the upload pending.
+func (c *Client) CompleteMultipartUpload(ctx context.Context, in objstore.CompleteInput) (objstore.PutOutput, error) {
+	// The parts' checksums are listed when all of them have one: in an
+	// upload created with CRC32C every part has (copied ones too), in one
+	// created without (CopyParts) the copied parts have none.
+	sums := c.checksums
+	for _, p := range in.Parts {
+		sums = sums && p.ChecksumCRC32C != ""
+	}
+	completed := make([]types.CompletedPart, len(in.Parts))
+	for i, p := range in.Parts {
 		completed[i] = types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag)}
-		if c.checksums && p.ChecksumCRC32C != "" {
+		if sums {
 			completed[i].ChecksumCRC32C = aws.String(p.ChecksumCRC32C)
 		}
 	}
-	out, err := c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	req := &s3.CompleteMultipartUploadInput{
 		Bucket:              aws.String(c.cfg.Bucket),
-		Key:                 aws.String(key),
-		UploadId:            aws.String(uploadID),
+		Key:                 aws.String(in.Key),
+		UploadId:            aws.String(in.UploadID),
 		MultipartUpload:     &types.CompletedMultipartUpload{Parts: completed},
 		RequestPayer:        c.requestPayer(),
 		ExpectedBucketOwner: c.owner(),
-	})
+	}
+	if in.IfMatch != "" {
+		req.IfMatch = aws.String(in.IfMatch)
+	}
+	if in.IfNoneMatch {
+		req.IfNoneMatch = aws.String("*")
+	}
+	out, err := c.s3.CompleteMultipartUpload(ctx, req)
 	if err != nil {
-		return objstore.PutOutput{}, c.wrap("CompleteMultipartUpload", key, err)
+		return objstore.PutOutput{}, c.wrap("CompleteMultipartUpload", in.Key, err)
 	}
 	return objstore.PutOutput{ETag: aws.ToString(out.ETag)}, nil
 }

@@ -69,6 +69,7 @@ func (c *Client) head(ctx context.Context, key, ifMatch string) (objstore.Object
 		ETag:         aws.ToString(out.ETag),
 		LastModified: aws.ToTime(out.LastModified),
 		StorageClass: string(out.StorageClass),
+		Metadata:     out.Metadata, // the SDK lower-cases the names
 	}, nil
 }
 
@@ -184,6 +185,7 @@ func (c *Client) Get(ctx context.Context, in objstore.GetInput) (*objstore.GetOu
 			ETag:         aws.ToString(out.ETag),
 			LastModified: aws.ToTime(out.LastModified),
 			StorageClass: string(out.StorageClass),
+			Metadata:     out.Metadata,
 		},
 	}
 	length := aws.ToInt64(out.ContentLength)
@@ -283,11 +285,15 @@ func (c *Client) Put(ctx context.Context, in objstore.PutInput) (objstore.PutOut
 		SSEKMSKeyId:          kms,
 		ChecksumAlgorithm:    c.checksumAlgorithm(),
 		ChecksumCRC32C:       c.givenChecksum(in.ChecksumCRC32C),
+		Metadata:             in.Metadata,
 		RequestPayer:         c.requestPayer(),
 		ExpectedBucketOwner:  c.owner(),
 	}
 	if in.IfNoneMatch {
 		req.IfNoneMatch = aws.String("*")
+	}
+	if in.IfMatch != "" {
+		req.IfMatch = aws.String(in.IfMatch)
 	}
 	out, err := c.s3.PutObject(ctx, req, c.uploadPayloadOptions()...)
 	if err != nil {

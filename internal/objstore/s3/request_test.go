@@ -100,7 +100,13 @@ func (f *fakeS3) take() []*http.Request {
 
 func startFake(t *testing.T, mutate func(*s3.Config)) (*s3.Client, *fakeS3) {
 	f := &fakeS3{body: map[*http.Request]string{}}
-	srv := httptest.NewServer(f)
+	return startServer(t, f, mutate), f
+}
+
+// startServer serves h and returns a client of it with every option that
+// shapes requests set.
+func startServer(t *testing.T, h http.Handler, mutate func(*s3.Config)) *s3.Client {
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg := s3.Config{
 		Bucket:              "bucket",
@@ -120,7 +126,7 @@ func startFake(t *testing.T, mutate func(*s3.Config)) (*s3.Client, *fakeS3) {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return newClient(t, cfg), f
+	return newClient(t, cfg)
 }
 
 func TestRequestHeaders(t *testing.T) {
@@ -132,7 +138,7 @@ func TestRequestHeaders(t *testing.T) {
 	if _, err := c.Head(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
-	id, err := c.CreateMultipartUpload(ctx, "k")
+	id, err := c.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: "k"})
 	if err != nil || id != "up1" {
 		t.Fatalf("CreateMultipartUpload = %q, %v", id, err)
 	}
@@ -140,7 +146,7 @@ func TestRequestHeaders(t *testing.T) {
 	if err != nil || p.ChecksumCRC32C != "AAAAAA==" || p.ETag != `"put"` || p.Size != 4 {
 		t.Fatalf("UploadPart = %+v, %v", p, err)
 	}
-	if out, err := c.CompleteMultipartUpload(ctx, "k", id, []objstore.Part{p}); err != nil || out.ETag != `"mp-2"` {
+	if out, err := c.CompleteMultipartUpload(ctx, objstore.CompleteInput{Key: "k", UploadID: id, Parts: []objstore.Part{p}}); err != nil || out.ETag != `"mp-2"` {
 		t.Fatalf("CompleteMultipartUpload = %+v, %v", out, err)
 	}
 	if err := c.AbortMultipartUpload(ctx, "k", id); err != nil {
@@ -215,7 +221,7 @@ func TestChecksumsOff(t *testing.T) {
 	if _, err := c.Put(ctx, objstore.PutInput{Key: "k", Body: []byte("data")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CreateMultipartUpload(ctx, "k"); err != nil {
+	if _, err := c.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range f.take() {
