@@ -267,3 +267,45 @@ func (s *File) Close() error {
 	}
 	return err
 }
+
+// SaveTo copies the bytes present locally into a new file at path (sparse:
+// what is not present is a hole) and returns the ranges it holds. It is the
+// last resort of a conflict whose base is gone.
+func (s *File) SaveTo(path string) ([]Range, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	bp := blockPool.Get().(*[]byte)
+	defer blockPool.Put(bp)
+	buf := *bp
+	for _, r := range s.have {
+		for off := r.Off; off < r.End && err == nil; off += fetchBlock {
+			n := min(int64(len(buf)), r.End-off)
+			if _, err = s.f.ReadAt(buf[:n], off); err == nil {
+				_, err = out.WriteAt(buf[:n], off)
+			}
+		}
+	}
+	if err == nil {
+		err = out.Truncate(s.size)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return append([]Range(nil), s.have...), nil
+}
+
+// SetSource changes where the base is read from, for the same bytes: the
+// base object was moved (renamed) on the server.
+func (s *File) SetSource(src Source) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.src = src
+}

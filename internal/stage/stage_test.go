@@ -341,3 +341,24 @@ func TestStaleDirectoriesAreRemoved(t *testing.T) {
 		t.Fatalf("staging directory mode %v, want 0700", st.Mode().Perm())
 	}
 }
+
+func TestSaveToCopiesWhatIsLocal(t *testing.T) {
+	d := newDir(t, 0)
+	base := pattern(3 << 20)
+	f, _ := d.New(int64(len(base)), &source{data: base})
+	defer f.Close()
+	f.WriteAt([]byte("hello"), 2<<20)
+	f.ReadAt(ctx, make([]byte, 10), 0) // brings block 0 in
+	path := filepath.Join(t.TempDir(), "saved")
+	got, err := f.SaveTo(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]Range{{0, fetchBlock}, {2 << 20, 2<<20 + 5}}) {
+		t.Fatalf("saved ranges %v", got)
+	}
+	b, _ := os.ReadFile(path)
+	if int64(len(b)) != f.Size() || !bytes.Equal(b[:fetchBlock], base[:fetchBlock]) || string(b[2<<20:2<<20+5]) != "hello" {
+		t.Fatal("saved file does not hold the local bytes")
+	}
+}
