@@ -3,12 +3,18 @@ package fs
 import (
 	"log/slog"
 	"time"
+
+	"github.com/bucketfs/bucketfs/internal/stage"
 )
 
 // DefaultSmallFileMax is the default Config.SmallFileMax: 64 KiB costs a
 // large object little more than a HEAD, and covers typical small files
 // (configuration, JSON, text, thumbnails).
 const DefaultSmallFileMax = 64 << 10
+
+// DefaultMaxRenameKeys is the default Config.MaxRenameKeys: a directory
+// rename copies and deletes every key under it, so it is bounded.
+const DefaultMaxRenameKeys = 10000
 
 // Config is the file-system behaviour chosen at mount time.
 type Config struct {
@@ -21,6 +27,18 @@ type Config struct {
 	ReadOnly       bool
 	AllowDelete    bool
 	AllowOverwrite bool
+
+	// POSIX mode (posix.go). AllowEdit stages writes on local disk (in
+	// Stage) so files can be appended to, edited in place and truncated;
+	// AllowRename renames files and directories (up to MaxRenameKeys keys);
+	// Posix persists directories, symbolic links, modes, owners and times.
+	// Hostname names the conflict copies of failed commits.
+	AllowEdit     bool
+	AllowRename   bool
+	Posix         bool
+	Stage         *stage.Dir
+	MaxRenameKeys int
+	Hostname      string
 
 	// Metadata TTLs: how long a looked-up directory / file / negative entry is
 	// trusted before S3 is asked again. Also handed to the kernel as entry/attr timeouts.

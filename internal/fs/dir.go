@@ -44,7 +44,7 @@ func (f *FS) OpenDir(ctx context.Context, ino uint64) (*DirStream, error) {
 	}
 	l := metadata.NewLister(f.client, dir.key, 0)
 	for name, cino := range dir.children {
-		if c := f.inodes[cino]; c != nil && (c.local || c.writer != nil) {
+		if c := f.inodes[cino]; c != nil && c.pending() {
 			l.AddLocal(metadata.Entry{Name: name, Kind: c.kind})
 		}
 	}
@@ -80,17 +80,17 @@ func (d *DirStream) Next(ctx context.Context) (e DirEntry, ok bool, err error) {
 		c := f.childLocked(d.dir, me.Name)
 		var in *inode
 		switch {
-		case me.Local && c != nil && (c.local || c.writer != nil):
+		case me.Local && c != nil && c.pending():
 			in = c
 		case me.Local:
 			f.mu.Unlock()
 			continue // made local and gone again (rmdir, failed upload) since opendir
-		case c != nil && me.Kind == metadata.File && (c.local || c.writer != nil):
+		case c != nil && me.Kind == metadata.File && c.pending():
 			in = c // local shadows a remote file
 		default:
-			in = f.upsertLocked(d.dir, me)
+			in = f.upsertLocked(d.dir, me, true)
 		}
-		e := entryOf(in)
+		e := f.entryOfLocked(in)
 		f.mu.Unlock()
 		return e, true, nil
 	}
@@ -103,16 +103,24 @@ func (d *DirStream) Close() { d.lister.Close() }
 // has: they were deleted from the bucket. REQUIRES(f.mu)
 func (d *DirStream) forgetUnseenLocked() {
 	for name, cino := range d.dir.children {
-		if c := d.f.inodes[cino]; c != nil && !d.seen[name] && !c.local && c.writer == nil {
+		if c := d.f.inodes[cino]; c != nil && !d.seen[name] && !c.pending() {
 			d.f.detachLocked(c)
 		}
 	}
 }
 
-func entryOf(in *inode) DirEntry {
+// entryOfLocked is in as a directory entry. In POSIX mode a file whose
+// metadata no stat has read yet may be a symbolic link: its type is left
+// unknown (DT_UNKNOWN), so programs stat it. REQUIRES(f.mu)
+func (f *FS) entryOfLocked(in *inode) DirEntry {
 	mode := uint32(syscall.S_IFREG)
-	if in.kind == metadata.Dir {
+	switch {
+	case in.kind == metadata.Dir:
 		mode = syscall.S_IFDIR
+	case in.kind == metadata.Symlink:
+		mode = syscall.S_IFLNK
+	case f.cfg.Posix && !in.metaKnown && !in.pending():
+		mode = 0
 	}
 	return DirEntry{Name: in.name, Ino: in.ino, Mode: mode}
 }
@@ -165,6 +173,10 @@ func (f *FS) Rmdir(ctx context.Context, parent uint64, name string) error {
 		f.mu.Unlock()
 		return errorf(syscall.ENOTDIR, "rmdir %q: not a directory", in.key)
 	}
+	if f.cfg.Posix && !in.local {
+		f.mu.Unlock()
+		return f.rmdirPosix(ctx, in)
+	}
 	for _, cino := range in.children {
 		if c := f.inodes[cino]; c != nil && (c.local || c.writer != nil) {
 			f.mu.Unlock()
@@ -205,11 +217,14 @@ func (f *FS) Unlink(ctx context.Context, parent uint64, name string) error {
 		return err
 	}
 	f.mu.Lock()
-	key := in.key
+	key, st := in.key, in.st
 	switch {
 	case in.kind == metadata.Dir:
 		f.mu.Unlock()
 		return errorf(syscall.EISDIR, "unlink %q: is a directory", strings.TrimSuffix(key, "/"))
+	case st != nil:
+		f.mu.Unlock()
+		return f.unlinkEdited(ctx, in, st)
 	case in.writer != nil || in.local:
 		f.mu.Unlock()
 		return errorf(syscall.EPERM, "unlink %q: the file is being written; close it first", key)
@@ -224,18 +239,10 @@ func (f *FS) Unlink(ctx context.Context, parent uint64, name string) error {
 	return nil
 }
 
-// Rename is not supported: S3 general-purpose buckets have no atomic rename.
-func (f *FS) Rename(ctx context.Context, parent uint64, name string, newParent uint64, newName string) error {
-	if f.cfg.ReadOnly {
-		return errorf(syscall.EROFS, "rename %q: read-only mount", name)
-	}
-	return errorf(syscall.ENOSYS, "rename %q → %q: S3 has no atomic rename; copy and delete instead", name, newName)
-}
-
-// Link and Symlink are not supported: S3 has no links.
+// Link is not supported: S3 has no hard links.
 func (f *FS) Link(ctx context.Context, name string) error {
 	if f.cfg.ReadOnly {
 		return errorf(syscall.EROFS, "link %q: read-only mount", name)
 	}
-	return errorf(syscall.EPERM, "link %q: links are not supported", name)
+	return errorf(syscall.EPERM, "link %q: hard links are not supported", name)
 }

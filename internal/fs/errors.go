@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/bucketfs/bucketfs/internal/objstore"
+	"github.com/bucketfs/bucketfs/internal/stage"
 )
 
 // Error is the one error type of the file-system core. Every operation returns
@@ -70,6 +71,8 @@ func causeErrno(err error) syscall.Errno {
 		return syscall.EACCES
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	case errors.Is(err, stage.ErrFull), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return syscall.ENOSPC
 	default:
 		return syscall.EIO
 	}

@@ -30,13 +30,27 @@ type Handle struct {
 	finished bool           // the upload completed or failed; result in err
 	err      error
 	released bool
+
+	// Staged handles (edit.go): every handle of a file being edited.
+	st       *staged
+	canWrite bool
+	append   bool // O_APPEND: writes go to the end as the mount knows it
 }
 
 // Ino is the inode the handle belongs to.
 func (h *Handle) Ino() uint64 { return h.in.ino }
 
-// IsWriter reports whether the handle writes.
+// IsWriter reports whether the handle writes sequentially to an upload
+// (FOPEN_DIRECT_IO: its data does not go through the page cache).
 func (h *Handle) IsWriter() bool { return h.writer != nil }
+
+// Staged reports whether the handle works on a staged edit: its reads and
+// writes go through the page cache (so writable shared mmap works) and its
+// close commits.
+func (h *Handle) Staged() bool { return h.st != nil }
+
+// Writable reports whether the handle was opened for writing.
+func (h *Handle) Writable() bool { return h.writer != nil || h.canWrite }
 
 // maxKeyErr checks S3's key length limit.
 func maxKeyErr(key string) error {
@@ -48,6 +62,13 @@ func maxKeyErr(key string) error {
 
 // Create makes a new file name in parent and opens it for writing.
 func (f *FS) Create(ctx context.Context, parent uint64, name string, flags uint32, pid uint32) (Attr, *Handle, error) {
+	return f.CreateAs(ctx, parent, name, flags, f.cfg.FileMode, Caller{Pid: pid, UID: f.cfg.UID, GID: f.cfg.GID})
+}
+
+// CreateAs is Create by caller c with permission bits mode (which POSIX
+// mode records, with c as the owner).
+func (f *FS) CreateAs(ctx context.Context, parent uint64, name string, flags, mode uint32, c Caller) (Attr, *Handle, error) {
+	pid := c.Pid
 	if f.cfg.ReadOnly {
 		return Attr{}, nil, errorf(syscall.EROFS, "create %q: read-only mount", name)
 	}
@@ -56,6 +77,9 @@ func (f *FS) Create(ctx context.Context, parent uint64, name string, flags uint3
 	}
 	if !metadata.ValidName(name) {
 		return Attr{}, nil, errorf(syscall.EINVAL, "create %q: not a valid name", name)
+	}
+	if f.editing() {
+		return f.createEdit(ctx, parent, name, flags, mode, c)
 	}
 	existing, err := f.lookup(ctx, parent, name)
 	switch {
@@ -107,11 +131,24 @@ func (f *FS) newWriterLocked(in *inode, pid uint32) *Handle {
 // writing with O_TRUNC (and --allow-overwrite); other writes to existing
 // files are refused, as S3 objects cannot be modified in place.
 func (f *FS) Open(ctx context.Context, ino uint64, flags uint32, pid uint32) (*Handle, error) {
-	if flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0 {
+	return f.OpenAs(ctx, ino, flags, Caller{Pid: pid, UID: f.cfg.UID, GID: f.cfg.GID})
+}
+
+// OpenAs is Open by caller c. When the mount edits in place, an open for
+// writing (with or without O_TRUNC, O_APPEND) or of a file being edited is a
+// staged handle (edit.go).
+func (f *FS) OpenAs(ctx context.Context, ino uint64, flags uint32, c Caller) (*Handle, error) {
+	pid := c.Pid
+	if flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0 && !f.editing() {
 		return nil, errorf(syscall.EINVAL, "open: O_SYNC/O_DSYNC are not supported (objects are uploaded at close)")
 	}
 	if err := f.completePending(ctx, ino); err != nil {
 		return nil, err
+	}
+	if f.editing() {
+		if h, err := f.openEdit(ctx, ino, flags, c); h != nil || err != nil {
+			return h, err
+		}
 	}
 	acc := flags & syscall.O_ACCMODE
 	wantsWrite := acc == syscall.O_WRONLY || (acc == syscall.O_RDWR && flags&syscall.O_TRUNC != 0)
@@ -282,6 +319,13 @@ func (f *FS) Read(ctx context.Context, h *Handle, dest []byte, off int64) (int, 
 // handle's read-ahead buffers, valid until release is called (exactly once,
 // when err is nil); otherwise it is dest.
 func (f *FS) ReadView(ctx context.Context, h *Handle, dest []byte, off int64) (data []byte, release func(), err error) {
+	if h.st != nil {
+		data, err := f.readStaged(ctx, h, dest, off)
+		if err != nil {
+			return nil, nil, err
+		}
+		return data, func() {}, nil
+	}
 	if h.shared == nil {
 		return nil, nil, errorf(syscall.EBADF, "read %q: the file is open for writing only", h.in.key)
 	}

@@ -86,6 +86,14 @@ type inode struct {
 	// content is the whole object, fetched with its stat, until a read
 	// open takes it (see content.go).
 	content *heldContent
+
+	// POSIX mode (posix.go).
+	st        *staged           // files: the edit in progress, shared by its handles
+	attrs     metadata.Attrs    // mode, owner, mtime from the object's metadata, or set here
+	meta      map[string]string // the object's (or marker's) whole user metadata
+	metaKnown bool              // attrs came from a stat: a listing does not carry them
+	target    string            // symbolic links: the target
+	marker    string            // directories: the ETag of their "d/" marker ("" when none)
 }
 
 // sharedReader is a prefetch.Reader with the count of handles using it. GUARDED_BY(FS.mu)
@@ -107,10 +115,13 @@ type FS struct {
 	budget  *memory.Budget // shared by every reader's read-ahead and writer's parts
 
 	mu      sync.Mutex
-	inodes  map[uint64]*inode // GUARDED_BY(mu)
-	nextIno uint64            // GUARDED_BY(mu)
-	writers map[*Handle]bool  // GUARDED_BY(mu) open write handles, aborted by Shutdown
-	held    heldContents      // GUARDED_BY(mu) contents of small files not yet opened
+	inodes  map[uint64]*inode  // GUARDED_BY(mu)
+	nextIno uint64             // GUARDED_BY(mu)
+	writers map[*Handle]bool   // GUARDED_BY(mu) open write handles, aborted by Shutdown
+	held    heldContents       // GUARDED_BY(mu) contents of small files not yet opened
+	edits   map[*staged]*inode // GUARDED_BY(mu) staged edits, dropped by Shutdown
+
+	minPart int64 // S3's smallest part but the last (a field so tests can lower it)
 }
 
 // New returns the core over client. It does no I/O.
@@ -130,6 +141,9 @@ func New(client objstore.Client, cfg Config) *FS {
 	if cfg.SmallFileMax == 0 {
 		cfg.SmallFileMax = DefaultSmallFileMax
 	}
+	if cfg.MaxRenameKeys <= 0 {
+		cfg.MaxRenameKeys = DefaultMaxRenameKeys
+	}
 	f := &FS{
 		client:  client,
 		cfg:     cfg,
@@ -140,6 +154,8 @@ func New(client objstore.Client, cfg Config) *FS {
 		inodes:  map[uint64]*inode{},
 		nextIno: RootIno + 1,
 		writers: map[*Handle]bool{},
+		edits:   map[*staged]*inode{},
+		minPart: objstore.MinPartSize,
 		started: time.Now(),
 		budget:  memory.NewBudget(memory.BufferBudget(cfg.MemoryTarget)),
 	}
@@ -169,11 +185,14 @@ func (f *FS) attrLocked(in *inode) Attr {
 		a.Size = in.size
 		a.TTL = f.cfg.FileTTL
 	}
-	if in.writer != nil || (in.local && in.kind == metadata.File) {
+	if in.writer != nil || in.st != nil || (in.local && in.kind != metadata.Dir) {
 		a.TTL = 0 // a file being written changes size with every write
 	}
 	if a.Mtime.IsZero() {
 		a.Mtime = f.started // directories have no time in S3: show the mount's
+	}
+	if f.cfg.Posix {
+		f.posixAttrLocked(in, &a)
 	}
 	return a
 }
@@ -215,11 +234,23 @@ func (f *FS) detachLocked(in *inode) {
 }
 
 // upsertLocked records what S3 says about name in dir and returns its inode.
-// It keeps the inode number when the kind is unchanged. REQUIRES(f.mu)
-func (f *FS) upsertLocked(dir *inode, e metadata.Entry) *inode {
+// It keeps the inode number when the kind is unchanged. listed says e comes
+// from a listing, which carries no metadata: in POSIX mode such an entry
+// keeps the attributes its inode already had of the same version, and
+// otherwise is marked for a stat at its next lookup. REQUIRES(f.mu)
+func (f *FS) upsertLocked(dir *inode, e metadata.Entry, listed bool) *inode {
 	in := f.childLocked(dir, e.Name)
-	if in != nil && in.kind == metadata.File && in.writer != nil {
-		if e.Kind == metadata.File {
+	posix := f.cfg.Posix
+	if posix && !listed && e.Kind == metadata.File && metadata.ParseAttrs(e.Meta).IsSymlink() {
+		e.Kind = metadata.Symlink
+	}
+	if posix && listed && e.Kind == metadata.File && in != nil && in.kind == metadata.Symlink && in.etag == e.ETag {
+		e.Kind = metadata.Symlink // the listing cannot tell a symlink from a file
+	}
+	known := posix && listed && in != nil && in.metaKnown && in.kind == e.Kind &&
+		(e.Kind == metadata.Dir || in.etag == e.ETag)
+	if in != nil && in.kind != metadata.Dir && (in.writer != nil || in.st != nil) {
+		if e.Kind != metadata.Dir {
 			return in // the local writer shadows the remote file
 		}
 		// A remote directory shadows even a file being written; the
@@ -231,10 +262,21 @@ func (f *FS) upsertLocked(dir *inode, e metadata.Entry) *inode {
 	}
 	in.local = false
 	in.removed = false
-	if e.Kind == metadata.File {
+	if e.Kind != metadata.Dir {
 		f.setStatLocked(in, e.Size, e.ETag, e.Mtime, e.Data)
 	} else {
 		in.expiry = f.now().Add(f.cfg.DirTTL)
+	}
+	switch {
+	case !posix || known:
+	case listed:
+		in.metaKnown = false
+		in.expiry = time.Time{} // its attributes need a stat of its own
+	default:
+		if e.Kind == metadata.Dir {
+			in.marker = e.ETag
+		}
+		f.setAttrsLocked(in, e)
 	}
 	return in
 }
@@ -245,7 +287,7 @@ func (f *FS) Forget(ino uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	in := f.inodes[ino]
-	if in == nil || ino == RootIno || !in.removed || in.writer != nil || in.readers > 0 {
+	if in == nil || ino == RootIno || !in.removed || in.writer != nil || in.st != nil || in.readers > 0 {
 		return
 	}
 	delete(f.inodes, ino)

@@ -52,7 +52,7 @@ func (f *FS) lookup(ctx context.Context, parent uint64, name string) (*inode, er
 			}
 			continue
 		}
-		if c != nil && (c.local || c.writer != nil || f.now().Before(c.expiry)) {
+		if c != nil && (c.pending() || f.now().Before(c.expiry)) {
 			f.mu.Unlock()
 			return c, nil
 		}
@@ -78,6 +78,9 @@ func (f *FS) listedFileLocked(dir, c *inode) bool {
 // a LIST of name/, or, for a listed file (listedFileLocked), the stat alone.
 // Both refuse a name no key can have (metadata.ValidName) with ErrNotFound.
 func (f *FS) fetchEntry(ctx context.Context, dirKey, name string, listedFile bool) (metadata.Entry, error) {
+	if f.cfg.Posix && !listedFile {
+		return f.fetchEntryWithMarker(ctx, dirKey, name)
+	}
 	if listedFile {
 		e, err := metadata.StatFile(ctx, f.client, dirKey, name, f.statMax())
 		if !errors.Is(err, metadata.ErrNotFound) {
@@ -93,7 +96,7 @@ func (f *FS) fetchEntry(ctx context.Context, dirKey, name string, listedFile boo
 func (f *FS) applyEntryLocked(dir *inode, name string, e metadata.Entry, lerr error) (*inode, error) {
 	c := f.childLocked(dir, name)
 	if lerr != nil {
-		if c != nil && (c.local || c.writer != nil) {
+		if c != nil && c.pending() {
 			return c, nil // made locally while we asked S3
 		}
 		if errors.Is(lerr, metadata.ErrNotFound) {
@@ -104,10 +107,10 @@ func (f *FS) applyEntryLocked(dir *inode, name string, e metadata.Entry, lerr er
 		}
 		return nil, wrapf(0, lerr, "lookup %q", dir.key+name)
 	}
-	if c != nil && c.local && e.Kind == metadata.File {
+	if c != nil && c.local && e.Kind != metadata.Dir {
 		return c, nil // a local entry shadows a remote file
 	}
-	return f.upsertLocked(dir, e), nil
+	return f.upsertLocked(dir, e, false), nil
 }
 
 // Getattr returns ino's attributes, asking S3 again once they have expired.
@@ -118,7 +121,7 @@ func (f *FS) Getattr(ctx context.Context, ino uint64) (Attr, error) {
 		f.mu.Unlock()
 		return Attr{}, errorf(syscall.ESTALE, "inode %d is not known", ino)
 	}
-	if ino == RootIno || in.local || in.writer != nil || in.removed || f.now().Before(in.expiry) {
+	if ino == RootIno || in.pending() || in.removed || f.now().Before(in.expiry) {
 		a := f.attrLocked(in)
 		f.mu.Unlock()
 		return a, nil
@@ -155,6 +158,9 @@ type SetattrIn struct {
 func (f *FS) Setattr(ctx context.Context, ino uint64, in SetattrIn) (Attr, error) {
 	if f.cfg.ReadOnly {
 		return Attr{}, errorf(syscall.EROFS, "setattr: read-only mount")
+	}
+	if f.editing() {
+		return f.setattrEdit(ctx, ino, in)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

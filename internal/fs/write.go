@@ -16,6 +16,9 @@ import (
 // write anywhere but at the end fails with EINVAL and abandons the file
 // (nothing is uploaded, close reports EIO).
 func (f *FS) Write(ctx context.Context, h *Handle, data []byte, off int64) (int, error) {
+	if h.st != nil {
+		return f.writeStaged(h, data, off)
+	}
 	if h.writer == nil {
 		return 0, errorf(syscall.EBADF, "write %q: the file is open for reading only", h.in.key)
 	}
@@ -53,6 +56,9 @@ func (f *FS) Write(ctx context.Context, h *Handle, data []byte, off int64) (int,
 // the upload completes at the last close (Release), or at the next open of
 // the file, whichever comes first.
 func (f *FS) Flush(ctx context.Context, h *Handle, pid uint32) error {
+	if h.st != nil {
+		return f.flushStaged(ctx, h, pid)
+	}
 	if h.writer == nil {
 		return nil
 	}
@@ -78,6 +84,11 @@ func (f *FS) Flush(ctx context.Context, h *Handle, pid uint32) error {
 // Fsync completes the upload now (even of an empty file) and reports its
 // outcome; later writes to the handle fail.
 func (f *FS) Fsync(ctx context.Context, h *Handle) error {
+	if h.st != nil {
+		h.st.mu.Lock()
+		defer h.st.mu.Unlock()
+		return f.commitStagedLocked(ctx, h.in, h.st)
+	}
 	if h.writer == nil {
 		return nil
 	}
@@ -92,6 +103,9 @@ func (f *FS) Fsync(ctx context.Context, h *Handle) error {
 // Release is the last close of the handle. A deferred upload completes here;
 // its error can only be logged, since no system call is waiting for it.
 func (f *FS) Release(ctx context.Context, h *Handle) error {
+	if h.st != nil {
+		return f.releaseStaged(ctx, h)
+	}
 	if h.shared != nil {
 		f.mu.Lock()
 		h.in.readers--
@@ -188,6 +202,26 @@ func (f *FS) Shutdown() {
 			f.finishLocked(h, errors.New("file system unmounted before the file was closed"))
 		}
 		h.mu.Unlock()
+	}
+	// Edits still open are dropped: only close and fsync commit.
+	f.mu.Lock()
+	edits := make([]*staged, 0, len(f.edits))
+	for st, in := range f.edits {
+		edits = append(edits, st)
+		if st.file.Changed() || st.created {
+			f.log.Warn("file system unmounted while a file was open with changes not committed; the object is unchanged", "key", in.key)
+		}
+		if in.st == st {
+			in.st = nil
+		}
+	}
+	clear(f.edits)
+	f.mu.Unlock()
+	for _, st := range edits {
+		st.mu.Lock()
+		st.unlinked = true // no commit from here on
+		st.mu.Unlock()
+		f.dropStaged(st)
 	}
 }
 

@@ -41,11 +41,17 @@ type Kind uint8
 const (
 	File Kind = iota + 1
 	Dir
+	// Symlink is a file object whose metadata says it is a symbolic link
+	// (see attrs.go); only POSIX mode tells it from a File.
+	Symlink
 )
 
 func (k Kind) String() string {
-	if k == Dir {
+	switch k {
+	case Dir:
 		return "directory"
+	case Symlink:
+		return "symbolic link"
 	}
 	return "file"
 }
@@ -61,6 +67,9 @@ type Entry struct {
 	// Data is the whole content of a file at ETag, when Lookup fetched it
 	// (objects of at most dataMax bytes); nil otherwise.
 	Data []byte
+	// Meta is the object's user metadata when a stat gave it (never from a
+	// listing): POSIX mode reads the file's attributes from it.
+	Meta map[string]string
 }
 
 // MaxKeyLen is S3's limit on key length in bytes.
@@ -116,7 +125,7 @@ func Lookup(ctx context.Context, c objstore.Client, dirKey, name string, dataMax
 }
 
 func fileEntry(name string, info objstore.ObjectInfo, data []byte) Entry {
-	return Entry{Name: name, Kind: File, Size: info.Size, ETag: info.ETag, Mtime: info.LastModified, Data: data}
+	return Entry{Name: name, Kind: File, Size: info.Size, ETag: info.ETag, Mtime: info.LastModified, Data: data, Meta: info.Metadata}
 }
 
 // StatFile resolves name as a file only, with one request (Stat) and no
