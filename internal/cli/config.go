@@ -31,6 +31,12 @@ type MountConfig struct {
 	FS   bfs.Config
 	FUSE fuse.Options
 
+	// CacheDir is where a staging directory for edits is made (--cache-dir;
+	// "" means $TMPDIR), MaxCacheSize its cap in bytes (0: keep 5% of the
+	// disk free). Used when FS.AllowEdit.
+	CacheDir     string
+	MaxCacheSize int64
+
 	// Warnings are accepted-but-questionable uses (deprecated forms, ignored
 	// flags) to log once logging is set up.
 	Warnings []string
@@ -111,7 +117,7 @@ func build(raw *rawArgs) (*MountConfig, error) {
 		}
 		prefix = p
 	}
-	for _, name := range []string{"region", "profile", "storage-class", "expected-bucket-owner", "ca-bundle", "log-directory"} {
+	for _, name := range []string{"region", "profile", "storage-class", "expected-bucket-owner", "ca-bundle", "log-directory", "cache-dir"} {
 		if s, ok := v[name]; ok && s == "" {
 			return nil, invalid("--"+name, s, "must not be empty")
 		}
@@ -142,8 +148,11 @@ func build(raw *rawArgs) (*MountConfig, error) {
 			DirMode:        DefaultDirMode,
 			FileMode:       DefaultFileMode,
 			ReadOnly:       b["read-only"],
-			AllowDelete:    b["allow-delete"],
-			AllowOverwrite: b["allow-overwrite"],
+			AllowDelete:    b["allow-delete"] || b["posix"],
+			AllowOverwrite: b["allow-overwrite"] || b["posix"] || b["allow-edit"],
+			AllowEdit:      b["allow-edit"] || b["posix"],
+			AllowRename:    b["allow-rename"] || b["posix"],
+			Posix:          b["posix"],
 			ReadPartSize:   DefaultPartSize,
 			WritePartSize:  DefaultPartSize,
 			MaxThreads:     DefaultMaxThreads,
@@ -154,6 +163,7 @@ func build(raw *rawArgs) (*MountConfig, error) {
 			AutoUnmount: b["auto-unmount"],
 			ReadOnly:    b["read-only"],
 			Debug:       b["debug"],
+			LocalLocks:  b["posix"],
 		},
 	}
 	c.FUSE.FsName = c.Source()
@@ -214,6 +224,9 @@ func build(raw *rawArgs) (*MountConfig, error) {
 		}
 		c.FS.MemoryTarget = int64(mib) << 20
 	}
+	if err := parsePosix(raw, c); err != nil {
+		return nil, err
+	}
 	if err := parseParts(raw, c); err != nil {
 		return nil, err
 	}
@@ -241,6 +254,48 @@ func build(raw *rawArgs) (*MountConfig, error) {
 		c.Warnings = append(c.Warnings, "--profile is ignored with --no-sign-request: requests are not signed")
 	}
 	return c, nil
+}
+
+// parsePosix reads the flags of POSIX mode: --posix with --read-only is a
+// contradiction, and the staging flags need a mode that edits.
+func parsePosix(raw *rawArgs, c *MountConfig) error {
+	v, b := raw.values, raw.bools
+	if b["read-only"] {
+		for _, name := range []string{"posix", "allow-edit", "allow-rename"} {
+			if b[name] {
+				return usagef("--read-only and --%s cannot be used together", name)
+			}
+		}
+	}
+	if s, ok := v["max-rename-keys"]; ok {
+		n, err := parseThreads("--max-rename-keys", s)
+		if err != nil {
+			return err
+		}
+		c.FS.MaxRenameKeys = n
+	}
+	if s, ok := v["cache-dir"]; ok {
+		dir, err := absPath(s)
+		if err != nil {
+			return err
+		}
+		c.CacheDir = dir
+	}
+	if s, ok := v["max-cache-size"]; ok {
+		mib, err := parseThreads("--max-cache-size", s)
+		if err != nil {
+			return err
+		}
+		c.MaxCacheSize = int64(mib) << 20
+	}
+	if !c.FS.AllowEdit {
+		for _, name := range []string{"cache-dir", "max-cache-size"} {
+			if raw.has(name) {
+				return usagef("--%s is where edited files are staged: it needs --posix or --allow-edit", name)
+			}
+		}
+	}
+	return nil
 }
 
 // parseParts reads --part-size, --read-part-size and --write-part-size.
@@ -334,6 +389,12 @@ func (c *MountConfig) check() error {
 	}
 	if c.FS.ReadOnly && c.FS.AllowOverwrite {
 		return usagef("--read-only and --allow-overwrite cannot be used together")
+	}
+	if c.FS.ReadOnly && (c.FS.AllowEdit || c.FS.AllowRename || c.FS.Posix) {
+		return usagef("--read-only cannot be used with --posix, --allow-edit or --allow-rename")
+	}
+	if c.FS.Posix && !c.FS.AllowEdit {
+		return usagef("--posix includes --allow-edit")
 	}
 	switch c.S3.SSE {
 	case "", "AES256", "aws:kms", "aws:kms:dsse":

@@ -28,6 +28,7 @@ const k8sAttrPrefix = "csi.storage.k8s.io/"
 var refusedOptions = map[string]string{
 	"ca-bundle":     "it would make the mount trust a CA file at a node path chosen by the volume's author (for example one inside a pod); put extra CAs in the driver's image instead",
 	"log-directory": "it would make the mount write files at a node path chosen by the volume's author; the cluster admin can set the driver's --mount-log-directory",
+	"cache-dir":     "it would make the mount write files at a node path chosen by the volume's author; edits are staged in the driver's temporary directory",
 	"profile":       "it would select credentials from the node's AWS config files; mounts use the driver's credentials",
 	"foreground":    "the driver runs every mount in the background",
 	"help":          "not a mount option",
@@ -35,7 +36,8 @@ var refusedOptions = map[string]string{
 }
 
 // writeOptions are dropped when a volume is published read-only.
-var writeOptions = map[string]bool{"allow-delete": true, "allow-overwrite": true}
+var writeOptions = map[string]bool{"allow-delete": true, "allow-overwrite": true,
+	"posix": true, "allow-edit": true, "allow-rename": true, "max-rename-keys": true, "max-cache-size": true}
 
 // publishPlan is a checked NodePublishVolume request turned into a mount.
 type publishPlan struct {

@@ -56,6 +56,11 @@ func TestPlanPublish(t *testing.T) {
 			args: []string{"--read-only"}, readOnly: true},
 		{name: "read-only option keeps write options (bucketfs refuses the mix)", cap: mountCap(rwx, "allow-delete", "read-only"),
 			args: []string{"--allow-delete", "--read-only"}, readOnly: true},
+		{name: "posix mode", cap: mountCap(rwx, "posix", "max-cache-size=2048"),
+			args: []string{"--posix", "--max-cache-size=2048"}},
+		{name: "readonly publish drops posix", cap: mountCap(rwx, "posix", "allow-rename"), readonly: true,
+			args: []string{"--read-only"}, readOnly: true, dropped: []string{"posix", "allow-rename"}},
+		{name: "cache-dir refused", cap: mountCap(rwx, "posix", "cache-dir=/host/path"), err: "cache-dir"},
 		{name: "log directory", cap: mountCap(rwx), logDir: "/var/log/bucketfs",
 			args: []string{"--log-directory=/var/log/bucketfs/vol_1"}},
 

@@ -43,6 +43,7 @@ var (
 	_ = (gofs.NodeRenamer)((*node)(nil))
 	_ = (gofs.NodeLinker)((*node)(nil))
 	_ = (gofs.NodeSymlinker)((*node)(nil))
+	_ = (gofs.NodeReadlinker)((*node)(nil))
 	_ = (gofs.NodeMknoder)((*node)(nil))
 	_ = (gofs.NodeStatfser)((*node)(nil))
 	_ = (gofs.NodeOnForgetter)((*node)(nil))
@@ -74,6 +75,15 @@ func pid(ctx context.Context) uint32 {
 		return c.Pid
 	}
 	return 0
+}
+
+// caller is who sent the request: POSIX mode makes them the owner of what
+// they create.
+func caller(ctx context.Context) bfs.Caller {
+	if c, ok := gofuse.FromContext(ctx); ok {
+		return bfs.Caller{Pid: c.Pid, UID: c.Uid, GID: c.Gid}
+	}
+	return bfs.Caller{}
 }
 
 func fillAttr(a bfs.Attr, out *gofuse.Attr) {
@@ -153,46 +163,53 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if n.m.denied(ctx) {
 		return nil, 0, syscall.EACCES
 	}
-	h, err := n.m.core.Open(ctx, n.ino(), flags, pid(ctx))
+	h, err := n.m.core.OpenAs(ctx, n.ino(), flags, caller(ctx))
 	if err != nil {
 		return nil, 0, n.m.errno("open", err)
 	}
+	return &handle{h: h, m: n.m}, openFlags(h), 0
+}
+
+// openFlags are the FOPEN_ flags of a new handle.
+func openFlags(h *bfs.Handle) uint32 {
 	var fuseFlags uint32
 	if h.KeepCache {
 		// Same object version as the pages the kernel holds: readers of
 		// one file share them, and re-reads cost no request.
 		fuseFlags |= gofuse.FOPEN_KEEP_CACHE
 	}
-	if !h.IsWriter() {
+	switch {
+	case h.IsWriter():
+		// A sequential writer's data goes straight from the writer's
+		// buffer to ours, not through the page cache.
+		fuseFlags |= gofuse.FOPEN_DIRECT_IO
+	case h.Staged() && h.Writable():
+		// An edit goes through the page cache (writable shared mmap
+		// works); its close commits, so it needs its FLUSH.
+	default:
 		// A reader's close() has nothing to flush (fs.Flush is a no-op
 		// for it): spare it that round trip. Kernels before 5.18 ignore it.
 		fuseFlags |= gofuse.FOPEN_NOFLUSH
-	} else {
-		fuseFlags |= writerFlags
 	}
-	return &handle{h: h, m: n.m}, fuseFlags, 0
+	return fuseFlags
 }
-
-// writerFlags: a writer's data goes straight from the writer's buffer to
-// ours, not through the page cache.
-const writerFlags = gofuse.FOPEN_DIRECT_IO
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *gofuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	if n.m.denied(ctx) {
 		return nil, nil, 0, syscall.EACCES
 	}
-	a, h, err := n.m.core.Create(ctx, n.ino(), name, flags, pid(ctx))
+	a, h, err := n.m.core.CreateAs(ctx, n.ino(), name, flags, mode, caller(ctx))
 	if err != nil {
 		return nil, nil, 0, n.m.errno("create", err)
 	}
-	return n.entry(ctx, a, out), &handle{h: h, m: n.m}, writerFlags, 0
+	return n.entry(ctx, a, out), &handle{h: h, m: n.m}, openFlags(h), 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *gofuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if n.m.denied(ctx) {
 		return nil, syscall.EACCES
 	}
-	a, err := n.m.core.Mkdir(ctx, n.ino(), name)
+	a, err := n.m.core.MkdirAs(ctx, n.ino(), name, mode, caller(ctx))
 	if err != nil {
 		return nil, n.m.errno("mkdir", err)
 	}
@@ -214,8 +231,11 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if n.m.denied(ctx) {
+		return syscall.EACCES
+	}
 	np := newParent.EmbeddedInode().StableAttr().Ino
-	return n.m.errno("rename", n.m.core.Rename(ctx, n.ino(), name, np, newName))
+	return n.m.errno("rename", n.m.core.RenameFlags(ctx, n.ino(), name, np, newName, flags))
 }
 
 func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *gofuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -223,7 +243,25 @@ func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *gofuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, n.m.errno("symlink", n.m.core.Link(ctx, name))
+	if n.m.denied(ctx) {
+		return nil, syscall.EACCES
+	}
+	a, err := n.m.core.Symlink(ctx, n.ino(), name, target, caller(ctx))
+	if err != nil {
+		return nil, n.m.errno("symlink", err)
+	}
+	return n.entry(ctx, a, out), 0
+}
+
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	if n.m.denied(ctx) {
+		return nil, syscall.EACCES
+	}
+	target, err := n.m.core.Readlink(ctx, n.ino())
+	if err != nil {
+		return nil, n.m.errno("readlink", err)
+	}
+	return []byte(target), 0
 }
 
 // Mknod of a regular file is how some tools create files; others (devices,
@@ -232,7 +270,7 @@ func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 	if mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, syscall.EPERM
 	}
-	a, h, err := n.m.core.Create(ctx, n.ino(), name, syscall.O_WRONLY, pid(ctx))
+	a, h, err := n.m.core.CreateAs(ctx, n.ino(), name, syscall.O_WRONLY|syscall.O_EXCL, mode, caller(ctx))
 	if err != nil {
 		return nil, n.m.errno("mknod", err)
 	}

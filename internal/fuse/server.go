@@ -40,8 +40,8 @@ func Mount(dir string, core *bfs.FS, opts Options) (*Server, error) {
 		AllowOther:    opts.AllowOther || opts.AllowRoot,
 		MaxWrite:      maxIO,
 		MaxReadAhead:  maxIO,
-		DisableXAttrs: true, // S3 user metadata is not exposed; xattr calls get EOPNOTSUPP
-		EnableLocks:   true, // so that lock requests reach us and are refused
+		DisableXAttrs: true,             // S3 user metadata is not exposed; xattr calls get EOPNOTSUPP
+		EnableLocks:   !opts.LocalLocks, // so that lock requests reach us and are refused
 		Debug:         opts.Debug,
 		Logger:        log.New(slogWriter{logger}, "", 0),
 		// O_TRUNC arrives with open instead of as a separate truncate, so

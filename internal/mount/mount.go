@@ -14,6 +14,7 @@ import (
 	"github.com/bucketfs/bucketfs/internal/fuse"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 	"github.com/bucketfs/bucketfs/internal/objstore/s3"
+	"github.com/bucketfs/bucketfs/internal/stage"
 )
 
 // Timeouts of the mount step.
@@ -65,6 +66,13 @@ func Real(newClient ClientFactory) MountFunc {
 		}
 		fsCfg := cfg.FS
 		fsCfg.Logger = logger.With("component", "fs")
+		if fsCfg.AllowEdit {
+			if fsCfg.Stage, err = openStage(cfg); err != nil {
+				return nil, err
+			}
+			fsCfg.Hostname, _ = os.Hostname()
+			logger.Info("files being edited are staged in "+fsCfg.Stage.Root(), "max_bytes", cfg.MaxCacheSize)
+		}
 		core := bfs.New(client, fsCfg)
 		tuneRuntime(core.Config().MemoryTarget, logger)
 		stopProfile := startProfile(logger)
@@ -74,9 +82,10 @@ func Real(newClient ClientFactory) MountFunc {
 		if err != nil {
 			stopProfile()
 			core.Shutdown()
+			removeStage(fsCfg.Stage, logger)
 			return nil, fmt.Errorf("cannot mount at %s: %w", cfg.MountPoint, err)
 		}
-		sess := &fuseSession{srv: srv, core: core, stopProfile: stopProfile}
+		sess := &fuseSession{srv: srv, core: core, stopProfile: stopProfile, stage: fsCfg.Stage, log: logger}
 		if err := probe(cfg.MountPoint, uint64(before.Dev), ProbeTimeout); err != nil {
 			teardown(sess)
 			return nil, err
@@ -98,13 +107,40 @@ type fuseSession struct {
 	srv         *fuse.Server
 	core        *bfs.FS
 	stopProfile func()
+	stage       *stage.Dir // nil unless the mount edits in place
+	log         *slog.Logger
 }
 
 func (s *fuseSession) Wait()          { s.srv.Wait() }
 func (s *fuseSession) Unmount() error { return s.srv.Unmount() }
 func (s *fuseSession) Close() {
 	s.core.Shutdown()
+	removeStage(s.stage, s.log)
 	s.stopProfile()
+}
+
+// openStage makes the mount's private staging directory under --cache-dir
+// or $TMPDIR.
+func openStage(cfg *cli.MountConfig) (*stage.Dir, error) {
+	parent := cfg.CacheDir
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	d, err := stage.Open(parent, cfg.MaxCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("cannot make a staging directory in %s: %w", parent, cli.UnwrapPath(err))
+	}
+	return d, nil
+}
+
+// removeStage deletes the staging directory at unmount.
+func removeStage(d *stage.Dir, logger *slog.Logger) {
+	if d == nil {
+		return
+	}
+	if err := d.Remove(); err != nil {
+		logger.Warn("removing the staging directory failed", "dir", d.Root(), "error", err)
+	}
 }
 
 // checkBucket probes the bucket and turns a failure into a reason naming the cause.

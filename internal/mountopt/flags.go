@@ -63,6 +63,10 @@ var Mount = []Flag{
 	{"read-only", 0, "", "Mount file system in read-only mode", SecMount},
 	{"allow-delete", 0, "", "Allow delete operations on file system", SecMount},
 	{"allow-overwrite", 0, "", "Allow overwrite operations on file system", SecMount},
+	{"posix", 0, "", "POSIX mode: --allow-delete --allow-overwrite --allow-edit --allow-rename, and directories, symlinks, modes, owners and times kept in the bucket", SecMount},
+	{"allow-edit", 0, "", "Allow appending, editing in place and truncating files (staged on local disk, committed conditionally at close)", SecMount},
+	{"allow-rename", 0, "", "Allow renaming files and directories (a conditional server-side copy, then a delete)", SecMount},
+	{"max-rename-keys", 0, "N", "Most keys a directory rename copies; more is EXDEV [default: 10000]", SecMount},
 	{"auto-unmount", 0, "", "Automatically unmount on exit", SecMount},
 	{"allow-root", 0, "", "Allow root user to access file system", SecMount},
 	{"allow-other", 0, "", "Allow other users, including root, to access file system", SecMount},
@@ -80,6 +84,8 @@ var Mount = []Flag{
 
 	{"metadata-ttl", 0, "TTL", "TTL (time-to-live) of cached metadata: SECONDS, indefinite or minimal [default: minimal]", SecCache},
 	{"negative-metadata-ttl", 0, "TTL", "TTL of cached negative lookups: SECONDS, indefinite or minimal [default: as --metadata-ttl]", SecCache},
+	{"cache-dir", 0, "DIRECTORY", "Where files being edited are staged (--posix, --allow-edit), in a private subdirectory removed at unmount [default: $TMPDIR]", SecCache},
+	{"max-cache-size", 0, "MiB", "Most local disk files being edited may use; a write past it fails with ENOSPC [default: keep 5% of the disk free]", SecCache},
 
 	{"log-directory", 'l', "DIRECTORY", "Write log files to a directory [default: no log files; stderr with -f]", SecLog},
 	{"debug", 'd', "", "Enable debug logging", SecLog},
@@ -94,7 +100,7 @@ var Mount = []Flag{
 var UnsupportedMountS3 = map[string]bool{
 	"transfer-acceleration": true, "dual-stack": true, "bucket-type": true,
 	"incremental-upload": true, "maximum-throughput-gbps": true,
-	"cache": true, "max-cache-size": true, "cache-xz": true, "cache-block-size": true,
+	"cache": true, "cache-xz": true, "cache-block-size": true,
 	"log-metrics": true, "otlp-endpoint": true, "otlp-export-interval": true,
 	"infer-content-type": true, "bind": true,
 }
