@@ -265,21 +265,31 @@ func (f *FS) readStaged(ctx context.Context, h *Handle, dest []byte, off int64) 
 	return dest[:n], nil
 }
 
-// flushStaged is close() of a staged handle: it commits what changed,
-// unless the closing process was killed by a signal (then the changes are
-// not committed by it; see releaseStaged).
+// flushStaged is close() of a staged handle: it commits what changed. As
+// for sequential writers (see Flush), a close from another process than
+// the one that opened the file (a fork()ed child closing what it
+// inherited), or of a new file nothing was written to yet (touch, shell
+// redirections closing a duplicate), commits nothing: the opener's next
+// close, or the last one, does. A close by a process killed by a signal
+// commits nothing either (see releaseStaged).
 func (f *FS) flushStaged(ctx context.Context, h *Handle, pid uint32) error {
-	st := h.st
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if f.tgid(pid) == h.openPid && f.killed(pid) {
-		st.killed = true
-		return nil
-	}
 	if !h.canWrite {
 		return nil // a reader's close; the writers' closes commit
 	}
+	st := h.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if f.tgid(pid) != h.openPid {
+		return nil
+	}
+	if f.killed(pid) {
+		st.killed = true
+		return nil
+	}
 	st.killed = false
+	if st.created && !st.metaChanged && !st.file.Changed() {
+		return nil
+	}
 	return f.commitStagedLocked(ctx, h.in, st)
 }
 

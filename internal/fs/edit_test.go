@@ -431,3 +431,41 @@ func (e *env) conflictKeys(key string) []string {
 	}
 	return out
 }
+
+// A fork()ed child closing the descriptor it inherited commits nothing; the
+// opener's close does. A new file nothing was written to yet is committed
+// at its last close (touch), not by a close of a duplicate.
+func TestCloseByAnotherProcessCommitsNothing(t *testing.T) {
+	e := posixEnv(t, 5<<20, nil)
+	e.store.PutObject("f", []byte("v1"))
+	h := e.open("f", syscall.O_RDWR)
+	e.pwrite(h, []byte("V2"), 0)
+	if err := e.fs.Flush(ctx, h, 8); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(e.mustObject("f")); got != "v1" {
+		t.Fatalf("a child's close committed: %q", got)
+	}
+	if err := e.closeFile(h); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(e.mustObject("f")); got != "V2" {
+		t.Fatalf("the opener's close did not commit: %q", got)
+	}
+	_, h, err := e.fs.Create(ctx, RootIno, "touched", syscall.O_WRONLY|syscall.O_CREAT, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Flush(ctx, h, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.store.Object("touched"); ok {
+		t.Fatal("a close of a new, empty file's duplicate created the object")
+	}
+	if err := e.fs.Release(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := e.store.Object("touched"); !ok || len(got) != 0 {
+		t.Fatalf("touch did not make an empty object: %q %v", got, ok)
+	}
+}
