@@ -24,7 +24,8 @@ import (
 // commitInput is the commit of st's current contents to key.
 func (f *FS) commitInput(st *staged, key string, meta map[string]string) upload.CommitInput {
 	in := upload.CommitInput{Key: key, Size: st.file.Size(), Data: st.file, Metadata: meta,
-		PartSize: f.cfg.WritePartSize, MinPart: f.minPart, MaxInFlight: f.cfg.MaxThreads, Budget: f.budget, Log: f.log}
+		PartSize: f.cfg.WritePartSize, MinPart: f.minPart, MaxInFlight: f.cfg.MaxThreads, Budget: f.budget, Log: f.log,
+		Track: f.track}
 	if st.baseETag != "" {
 		in.BaseKey, in.BaseETag, in.BaseSize, in.Clean = st.baseKey, st.baseETag, st.baseSize, st.file.Clean()
 	}

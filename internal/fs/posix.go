@@ -187,6 +187,12 @@ func stageSource(r *prefetch.Reader) stage.Source {
 	return baseSource{r}
 }
 
+// track records a commit's open multipart upload in the staging
+// directory's journal (see stage.Dir.Track).
+func (f *FS) track(key, uploadID string) func() {
+	return f.cfg.Stage.Track(f.client.Bucket(), key, uploadID)
+}
+
 // touchLocked records a change of in's contents at now. REQUIRES(f.mu)
 func (f *FS) touchLocked(in *inode) {
 	now := f.now()

@@ -200,7 +200,8 @@ func (f *FS) renameEdited(ctx context.Context, src *inode, st *staged, dst, dir 
 // (a plain CopyObject cannot be made conditional on its destination).
 func (f *FS) copyObject(ctx context.Context, info objstore.ObjectInfo, data []byte, dstKey, dstETag string) (objstore.PutOutput, error) {
 	ci := upload.CommitInput{Key: dstKey, Size: info.Size, Metadata: info.Metadata,
-		PartSize: f.cfg.WritePartSize, MinPart: f.minPart, MaxInFlight: f.cfg.MaxThreads, Budget: f.budget, Log: f.log}
+		PartSize: f.cfg.WritePartSize, MinPart: f.minPart, MaxInFlight: f.cfg.MaxThreads, Budget: f.budget, Log: f.log,
+		Track: f.track}
 	if dstETag != "" {
 		ci.IfMatch = dstETag
 	} else {

@@ -190,7 +190,7 @@ func (f *FS) storeAttrs(ctx context.Context, node *inode, apply func(*metadata.A
 	f.mu.Unlock()
 
 	ci := upload.CommitInput{Key: key, Size: info.Size, Metadata: meta, PartSize: f.cfg.WritePartSize,
-		MinPart: f.minPart, MaxInFlight: f.cfg.MaxThreads, Budget: f.budget, Log: f.log}
+		MinPart: f.minPart, MaxInFlight: f.cfg.MaxThreads, Budget: f.budget, Log: f.log, Track: f.track}
 	if exists {
 		ci.BaseKey, ci.BaseETag, ci.BaseSize, ci.IfMatch = key, info.ETag, info.Size, info.ETag
 		ci.Clean = []stage.Range{{Off: 0, End: info.Size}}

@@ -72,6 +72,7 @@ func Real(newClient ClientFactory) MountFunc {
 			}
 			fsCfg.Hostname, _ = os.Hostname()
 			logger.Info("files being edited are staged in "+fsCfg.Stage.Root(), "max_bytes", cfg.MaxCacheSize)
+			abortOrphans(ctx, client, fsCfg.Stage.Orphans(), logger)
 		}
 		core := bfs.New(client, fsCfg)
 		tuneRuntime(core.Config().MemoryTarget, logger)
@@ -131,6 +132,25 @@ func openStage(cfg *cli.MountConfig) (*stage.Dir, error) {
 		return nil, fmt.Errorf("cannot make a staging directory in %s: %w", parent, cli.UnwrapPath(err))
 	}
 	return d, nil
+}
+
+// abortOrphans aborts the multipart uploads of this bucket that a mount
+// killed during a commit left open (found in its staging directory's
+// journal); uploads of other buckets are left, and logged.
+func abortOrphans(ctx context.Context, client objstore.Client, orphans []stage.Upload, logger *slog.Logger) {
+	for _, u := range orphans {
+		if u.Bucket != client.Bucket() {
+			logger.Warn("a mount of another bucket that died left a multipart upload open; mount that bucket with the same --cache-dir to abort it",
+				"bucket", u.Bucket, "key", u.Key, "upload_id", u.UploadID)
+			continue
+		}
+		err := client.AbortMultipartUpload(ctx, u.Key, u.UploadID)
+		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			logger.Warn("aborting a multipart upload a dead mount left open failed", "key", u.Key, "upload_id", u.UploadID, "error", err)
+			continue
+		}
+		logger.Info("aborted a multipart upload a dead mount left open", "key", u.Key, "upload_id", u.UploadID)
+	}
 }
 
 // removeStage deletes the staging directory at unmount.

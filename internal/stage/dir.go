@@ -53,6 +53,8 @@ type Dir struct {
 	root string
 	max  int64 // 0: keep minFreeFraction of the file system free
 	lock *os.File
+	// orphans are the multipart uploads a dead mount's journal left open.
+	orphans []Upload
 	// statfs reports the file system's total and available bytes (a field
 	// so tests can fill the disk without filling it).
 	statfs func(path string) (total, avail int64, err error)
@@ -70,7 +72,7 @@ func Open(parent string, max int64) (*Dir, error) {
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
-	removeStale(parent)
+	orphans := removeStale(parent)
 	root, err := os.MkdirTemp(parent, dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("staging directory: %w", err)
@@ -83,16 +85,17 @@ func Open(parent string, max int64) (*Dir, error) {
 		os.RemoveAll(root)
 		return nil, fmt.Errorf("staging directory %s: lock: %w", root, err)
 	}
-	return &Dir{root: root, max: max, lock: lock, statfs: statfs}, nil
+	return &Dir{root: root, max: max, lock: lock, statfs: statfs, orphans: orphans}, nil
 }
 
 // removeStale removes the staging directories in parent whose lock no live
-// process holds.
-func removeStale(parent string) {
+// process holds, and returns the uploads their journals left open.
+func removeStale(parent string) []Upload {
 	ents, err := os.ReadDir(parent)
 	if err != nil {
-		return
+		return nil
 	}
+	var orphans []Upload
 	for _, e := range ents {
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), dirPrefix) {
 			continue
@@ -103,10 +106,12 @@ func removeStale(parent string) {
 			continue // not (yet) one of ours
 		}
 		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			orphans = append(orphans, readJournal(dir)...)
 			os.RemoveAll(dir)
 		}
 		f.Close()
 	}
+	return orphans
 }
 
 // Root is the directory's path.

@@ -362,3 +362,27 @@ func TestSaveToCopiesWhatIsLocal(t *testing.T) {
 		t.Fatal("saved file does not hold the local bytes")
 	}
 }
+
+func TestJournalReportsUploadsADeadMountLeftOpen(t *testing.T) {
+	parent := t.TempDir()
+	d, err := Open(parent, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := d.Track("b", "key with spaces\n", "id-1")
+	d.Track("b", "other", "id-2") // open when the mount dies
+	done()
+	// The mount dies: its lock goes with it, the directory stays.
+	d.lock.Close()
+	d2, err := Open(parent, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Remove()
+	if got := d2.Orphans(); fmt.Sprint(got) != fmt.Sprint([]Upload{{"b", "other", "id-2"}}) {
+		t.Fatalf("orphans %v", got)
+	}
+	if _, err := os.Stat(d.Root()); !os.IsNotExist(err) {
+		t.Fatal("the dead mount's directory was not removed")
+	}
+}

@@ -47,6 +47,10 @@ type CommitInput struct {
 	MaxInFlight int
 	Budget      *memory.Budget
 	Log         *slog.Logger
+	// Track, when set, is told of a multipart upload being open (and
+	// calls back when it is over), so a mount that dies during the commit
+	// can have it aborted by the next one.
+	Track func(key, uploadID string) (done func())
 }
 
 // Commit writes a new version of in.Key, conditionally, and returns its
@@ -156,6 +160,9 @@ func commitMultipart(ctx context.Context, c objstore.Client, in CommitInput, par
 	id, err := c.CreateMultipartUpload(ctx, objstore.CreateMultipartInput{Key: in.Key, Metadata: in.Metadata, CopyParts: copies})
 	if err != nil {
 		return objstore.PutOutput{}, fmt.Errorf("create multipart upload: %w", err)
+	}
+	if in.Track != nil {
+		defer in.Track(in.Key, id)()
 	}
 	done, err := uploadPieces(ctx, c, in, id, parts)
 	if err == nil {

@@ -396,3 +396,44 @@ func msync(b []byte) error {
 	}
 	return nil
 }
+
+// kill -9 of the mount while a commit's multipart upload is open: the
+// object is unchanged, and the next mount aborts the upload it finds in the
+// dead mount's staging journal.
+func TestPosixKillMountMidCommitAbortsOnNextMount(t *testing.T) {
+	srv, bucket, c := newBucket(t, nil)
+	m := mountBucket(t, srv, bucket, c, bucket, "--posix", "--max-threads", "1")
+	f, err := os.Create(m.path("out.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(randomBytes(t, 120<<20)); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- f.Close() }() // the commit: a multipart upload
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ups, _ := c.ListMultipartUploads(ctx, "out.bin")
+		if len(ups) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no multipart upload seen during the commit")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, pid := range daemonsFor(m.dir) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	<-closed
+	if keys := m.keys(); len(keys) != 0 {
+		t.Fatalf("objects after the mount was killed mid-commit: %v", keys)
+	}
+	unmount(t, m.dir)
+	mountBucket(t, srv, bucket, c, bucket, "--posix")
+	if ups, err := c.ListMultipartUploads(ctx, "out.bin"); err != nil || len(ups) != 0 {
+		t.Fatalf("uploads left after the next mount: %v, %v", ups, err)
+	}
+}
