@@ -32,6 +32,10 @@ type DirStream struct {
 	seen   map[string]bool // names listed, to forget children gone from the bucket
 	opened time.Time       // when the listing began: what it shows is at least this fresh
 	names  []string        // every name listed, in order
+
+	// POSIX mode (statahead.go): entries read ahead of the caller.
+	ahead    []metadata.Entry
+	listDone bool
 }
 
 // OpenDir starts a listing of directory ino. It asks S3 nothing yet.
@@ -63,7 +67,7 @@ func (d *DirStream) Next(ctx context.Context) (e DirEntry, ok bool, err error) {
 		return DirEntry{Name: "..", Ino: d.dir.parent, Mode: syscall.S_IFDIR}, true, nil
 	}
 	for {
-		me, ok, err := d.lister.Next(ctx)
+		me, ok, err := d.pull(ctx)
 		if err != nil {
 			return DirEntry{}, false, wrapf(0, err, "readdir %q", d.dir.key)
 		}

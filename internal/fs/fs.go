@@ -247,6 +247,9 @@ func (f *FS) upsertLocked(dir *inode, e metadata.Entry, listed bool) *inode {
 	if posix && listed && e.Kind == metadata.File && in != nil && in.kind == metadata.Symlink && in.etag == e.ETag {
 		e.Kind = metadata.Symlink // the listing cannot tell a symlink from a file
 	}
+	if posix && listed && in != nil && in.fetching != nil && in.kind == e.Kind {
+		return in // a stat of it is on its way, and knows more
+	}
 	known := posix && listed && in != nil && in.metaKnown && in.kind == e.Kind &&
 		(e.Kind == metadata.Dir || in.etag == e.ETag)
 	if in != nil && in.kind != metadata.Dir && (in.writer != nil || in.st != nil) {

@@ -222,6 +222,8 @@ func (f *FS) fetchEntryWithMarker(ctx context.Context, dirKey, name string) (met
 	}()
 	e, err := metadata.Lookup(ctx, f.client, dirKey, name, f.statMax())
 	if err != nil || e.Kind != metadata.Dir {
+		cancel()
+		<-marker // no request outlives the lookup
 		return e, err
 	}
 	m := <-marker
