@@ -139,7 +139,7 @@ func (f *FS) Open(ctx context.Context, ino uint64, flags uint32, pid uint32) (*H
 // staged handle (edit.go).
 func (f *FS) OpenAs(ctx context.Context, ino uint64, flags uint32, c Caller) (*Handle, error) {
 	pid := c.Pid
-	if flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0 && !f.editing() {
+	if flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0 {
 		return nil, errorf(syscall.EINVAL, "open: O_SYNC/O_DSYNC are not supported (objects are uploaded at close)")
 	}
 	if err := f.completePending(ctx, ino); err != nil {
