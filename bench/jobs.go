@@ -22,6 +22,7 @@ type sample struct {
 	ops   int64
 	cpu   float64 // CPU seconds (utime+stime) of the file system's process
 	rss   int64   // peak RSS (VmHWM) of the file system's process during the job
+	moved int64   // bytes across the loopback interface during the timed part (POSIX jobs)
 	note  string
 	// CPU seconds of MinIO, of the harness with its commands (dd, fio, the
 	// raw SDK client), and of every other process on the machine.
@@ -46,11 +47,12 @@ type jobEnv struct {
 	timeout  time.Duration // bound of each big command
 	tool     string
 	minioPid int
+	work     string // private directory, for local inputs
 }
 
 func mountJobs(e *jobEnv) []mountJob {
 	big := func(mnt string) string { return filepath.Join(mnt, bigKey) }
-	return []mountJob{
+	return append([]mountJob{
 		{"seq1", "sequential read, 1 reader", "dd if=MNT/big.bin of=/dev/null bs=1M",
 			func(ctx context.Context, e *jobEnv, mnt string, _ int) (sample, error) {
 				return ddReaders(ctx, e, big(mnt), 1)
@@ -77,7 +79,7 @@ func mountJobs(e *jobEnv) []mountJob {
 				return countedCmd(ctx, e, "sh", []string{"-c", "cat " + filepath.Join(mnt, smallDir) + "/*"},
 					smallCount*smallSize, -1)
 			}},
-	}
+	}, posixMountJobs(e)...)
 }
 
 var ddBytes = regexp.MustCompile(`(?m)^(\d+) bytes`)

@@ -4,7 +4,7 @@
 // bench); it installs what it needs, and cleans up (unmounts, stops MinIO,
 // removes its data) at the end, on failure and on Ctrl-C.
 //
-//	go run ./bench [-repeat 5] [-size 1GiB] [-only seq1,seq4,rand,write,ttfb,ls,cat]
+//	go run ./bench [-repeat 5] [-size 1GiB] [-only seq1,seq4,rand,write,ttfb,ls,cat,append,sed,rename,untar,sqlite]
 //	               [-tools bucketfs,s3fs,rclone] [-keep] [-out docs/BENCHMARKS.md]
 //
 // Every repeat of a job through a file system gets a fresh mount, dropped
@@ -43,16 +43,17 @@ type options struct {
 	args          string // the command line, for the report
 }
 
-var jobOrder = []string{"seq1", "seq4", "rand", "write", "ttfb", "ls", "cat"}
+var jobOrder = append([]string{"seq1", "seq4", "rand", "write", "ttfb", "ls", "cat"}, posixJobs...)
 
 var jobGroups = map[string][]string{
-	"all": jobOrder, "read": {"seq1", "seq4", "rand"}, "meta": {"ttfb", "ls", "cat"},
+	"all": jobOrder, "read": {"seq1", "seq4", "rand"}, "meta": {"ttfb", "ls", "cat"}, "posix": posixJobs,
 }
 
 // rawFor names the raw S3 jobs that are the reference of each mount job.
 var rawFor = map[string][]string{
 	"seq1": {"get8", "get1", "fuse0r"}, "seq4": {"get8", "get1"}, "rand": {"rand"},
 	"write": {"put", "mpu8", "mpuN", "mpu8c", "mpuNc", "fuse0"}, "ttfb": {"ttfb"}, "ls": {"list"}, "cat": {"small", "lookup"},
+	"append": {"append"}, "sed": {"sed"}, "rename": {"rename"}, "untar": {"put1k"}, "sqlite": {"putdb"},
 }
 
 // memTargetMiB is the --memory-target bucketfs runs with: the one in its
@@ -74,7 +75,7 @@ func memTargetMiB(flags string) float64 {
 func parseFlags() (options, error) {
 	var o options
 	size := flag.String("size", "1GiB", "size of the big object read and written (e.g. 1GiB, 256MiB)")
-	only := flag.String("only", "all", "jobs: "+strings.Join(jobOrder, ",")+" or groups read, meta, all")
+	only := flag.String("only", "all", "jobs: "+strings.Join(jobOrder, ",")+" or groups read, meta, posix, all")
 	tools := flag.String("tools", "bucketfs,s3fs,rclone", "file systems to measure")
 	flag.IntVar(&o.repeat, "repeat", 5, "repeats of each job (the median is reported)")
 	flag.BoolVar(&o.keep, "keep", false, "leave MinIO running with the seeded bucket at the end (for profiling)")
@@ -109,7 +110,7 @@ func parseFlags() (options, error) {
 		case slices.Contains(jobOrder, j):
 			want[j] = true
 		default:
-			return o, fmt.Errorf("-only: unknown job %q (jobs: %s; groups: read, meta, all)", j, strings.Join(jobOrder, ","))
+			return o, fmt.Errorf("-only: unknown job %q (jobs: %s; groups: read, meta, posix, all)", j, strings.Join(jobOrder, ","))
 		}
 	}
 	for _, j := range jobOrder {
@@ -266,7 +267,7 @@ func benchmark(ctx context.Context, o options) error {
 	}
 	tools := menv.tools()
 	jenv := &jobEnv{c: c, size: o.size, src: src, randSize: randSize, randTime: o.randTime,
-		timeout: max(10*time.Minute, time.Duration(o.size/(2<<20))*time.Second), minioPid: m.cmd.Process.Pid}
+		timeout: max(10*time.Minute, time.Duration(o.size/(2<<20))*time.Second), minioPid: m.cmd.Process.Pid, work: work}
 	res := &results{raw: map[string]*cell{}, fs: map[string]map[string]*cell{}, tools: o.tools,
 		memTargetMiB: memTargetMiB(o.bucketfsFlags)}
 	rep.res, rep.tools, rep.mountJobs = res, tools, mountJobs(jenv)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,12 +51,16 @@ func (e *mountEnv) tools() map[string]*tool {
 		"bucketfs": {
 			name: "bucketfs", bin: "bucketfs",
 			settings: append([]string{"bin/bucketfs", "mount", e.bucket, "DIR"}, bfsArgs...),
+			note:     "for the POSIX-mode jobs (" + strings.Join(posixJobs, ", ") + ") also `--posix`",
 			mount: func(ctx context.Context, dir, job string) (*exec.Cmd, error) {
 				if e.buildErr != nil {
 					return nil, e.buildErr
 				}
-				_, err := run(ctx, cmdSpec{name: e.bucketfsBin, args: append([]string{"mount", e.bucket, dir}, bfsArgs...),
-					env: childEnv(cred...), timeout: time.Minute})
+				args := append([]string{"mount", e.bucket, dir}, bfsArgs...)
+				if isPosixJob(job) {
+					args = append(args, "--posix")
+				}
+				_, err := run(ctx, cmdSpec{name: e.bucketfsBin, args: args, env: childEnv(cred...), timeout: time.Minute})
 				return nil, err
 			},
 		},
@@ -73,10 +78,16 @@ func (e *mountEnv) tools() map[string]*tool {
 			settings: append([]string{"rclone", "--config", "rclone.conf", "mount", "minio:" + e.bucket, "DIR"}, rcloneArgs...),
 			note: "for seq4 also `--vfs-read-wait 0ms`: with the default 20 ms, rclone's four readers of one file " +
 				"wait on each other's out-of-order reads and crawl (try `-only seq4 -tools rclone -rclone-seq4-default`); " +
-				"zero costs its single reader a little, so it is used for seq4 only",
+				"zero costs its single reader a little, so it is used for seq4 only. For the POSIX-mode jobs " +
+				"`--vfs-cache-mode writes --vfs-write-back 0s` instead of `off`: rclone cannot edit files without it " +
+				"(it still uploads after close; the wait until the bucket has the change is counted)",
 			mount: func(ctx context.Context, dir, job string) (*exec.Cmd, error) {
 				// In the foreground, as its own process group: we own it.
 				args := append([]string{"--config", rcloneConf, "mount", "minio:" + e.bucket, dir}, rcloneArgs...)
+				if isPosixJob(job) {
+					args[slices.Index(args, "off")] = "writes" // --vfs-cache-mode
+					args = append(args, "--cache-dir", filepath.Join(e.work, "rclone-cache"), "--vfs-write-back", "0s")
+				}
 				if job == "seq4" && !e.rcloneSeq4Default {
 					args = append(args, "--vfs-read-wait", "0ms")
 				}

@@ -47,7 +47,7 @@ func warmServer(ctx context.Context, c objstore.Client) {
 }
 
 func rawJobs() []rawJob {
-	return []rawJob{
+	return append([]rawJob{
 		{"get8", "GET, 8 parallel 8 MiB ranges", func(ctx context.Context, e *rawEnv) (sample, error) {
 			return rawParallelGet(ctx, e, 8<<20, 8)
 		}},
@@ -90,7 +90,7 @@ func rawJobs() []rawJob {
 		{"list", "ListObjectsV2 paging of 10,000 entries (delimiter /)", rawList},
 		{"small", "1,000 × 4 KiB GETs, one at a time", rawSmall},
 		{"lookup", "1,000 × (GET of the first 64 KiB ‖ LIST key/, max 1), one file at a time", rawLookup},
-	}
+	}, posixRawJobs()...)
 }
 
 func rawParallelGet(ctx context.Context, e *rawEnv, part int64, workers int) (sample, error) {

@@ -38,6 +38,7 @@ var (
 	cliCPU  = metric{"CPU s", false, func(s sample) float64 { return s.clientCPU }}
 	othCPU  = metric{"CPU s", false, func(s sample) float64 { return s.otherCPU }}
 	rssMiB  = metric{"MiB", false, func(s sample) float64 { return float64(s.rss) / (1 << 20) }}
+	movedMB = metric{"MiB moved", false, func(s sample) float64 { return float64(s.moved) / (1 << 20) }}
 )
 
 // stats is median, min and max of a cell under a metric; ok is false when no
@@ -242,7 +243,7 @@ func atMost(bfs, ref stats, k float64) func() (bool, bool) {
 func comparisonRows() []row {
 	bfs := func(r *results, job string, m metric) stats { return r.fsCell(job, "bucketfs").stats(m) }
 	s3fs := func(r *results, job string, m metric) stats { return r.fsCell(job, "s3fs").stats(m) }
-	return []row{
+	return append([]row{
 		{"sequential read, 1 reader", "seq1", mibps, bestRaw(mibps, "get8"), func(r *results) (string, string) {
 			raw := r.raw["get8"].stats(mibps)
 			return "≥ 0.9 × raw get8 and ≥ 2 × s3fs", verdict(atLeast(bfs(r, "seq1", mibps), raw, 0.9),
@@ -272,7 +273,7 @@ func comparisonRows() []row {
 				return st.med <= limit && st.hi <= limit, st.ok
 			})
 		}},
-	}
+	}, posixRows()...)
 }
 
 // comparisonTable is the main markdown table: absolute numbers (median,
@@ -286,7 +287,7 @@ func comparisonTable(r *results) string {
 			hdr = append(hdr, "bucketfs / "+t)
 		}
 	}
-	hdr = append(hdr, "issue 3 target", "holds")
+	hdr = append(hdr, "target", "holds")
 	tableHeader(&b, hdr)
 	for _, rw := range comparisonRows() {
 		if r.fs[rw.job] == nil {
@@ -340,12 +341,15 @@ func rawTable(r *results, jobs []rawJob) string {
 		switch j.id {
 		case "ttfb":
 			m = millis
-		case "list", "small", "lookup":
+		case "list", "small", "lookup", "append", "sed", "rename", "put1k", "putdb":
 			m = seconds
 		}
 		tableRow(&b, []string{j.id, j.name, c.show(m), m.unit, c.show(cliCPU), c.show(srvCPU), c.show(othCPU)})
 		if j.id == "rand" || j.id == "small" || j.id == "lookup" {
 			tableRow(&b, []string{j.id, "", c.show(iops), "ops/s", "", "", ""})
+		}
+		if isPosixJob(j.id) {
+			tableRow(&b, []string{j.id, "", c.show(movedMB), movedMB.unit, "", "", ""})
 		}
 	}
 	return b.String()
