@@ -94,6 +94,8 @@ type inode struct {
 	metaKnown bool              // attrs came from a stat: a listing does not carry them
 	target    string            // symbolic links: the target
 	marker    string            // directories: the ETag of their "d/" marker ("" when none)
+	// absent: directories: names found missing, until when (negative.go).
+	absent map[string]time.Time
 }
 
 // sharedReader is a prefetch.Reader with the count of handles using it. GUARDED_BY(FS.mu)
@@ -220,6 +222,7 @@ func (f *FS) newChildLocked(dir *inode, name string, kind metadata.Kind) *inode 
 	}
 	f.inodes[in.ino] = in
 	dir.children[name] = in.ino
+	delete(dir.absent, name)
 	return in
 }
 

@@ -56,6 +56,10 @@ func (f *FS) lookup(ctx context.Context, parent uint64, name string) (*inode, er
 			f.mu.Unlock()
 			return c, nil
 		}
+		if c == nil && f.absentLocked(dir, name) {
+			f.mu.Unlock()
+			return nil, absentErr(dir, name)
+		}
 		listed := f.listedFileLocked(dir, c)
 		f.mu.Unlock()
 
@@ -63,7 +67,11 @@ func (f *FS) lookup(ctx context.Context, parent uint64, name string) (*inode, er
 
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return f.applyEntryLocked(dir, name, e, lerr)
+		in, err := f.applyEntryLocked(dir, name, e, lerr)
+		if Errno(err) == syscall.ENOENT && f.childLocked(dir, name) == nil {
+			f.noteAbsentLocked(dir, name)
+		}
+		return in, err
 	}
 }
 

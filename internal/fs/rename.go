@@ -136,10 +136,20 @@ func (f *FS) renameFile(ctx context.Context, src, dst, dir *inode, newName strin
 
 	f.mu.Lock()
 	oldKey := src.key
+	// What a lookup just saw will do (the copy is pinned to it anyway):
+	// POSIX mode knows the metadata; otherwise a stat fetches it.
+	info := objstore.ObjectInfo{Key: oldKey, Size: src.size, ETag: src.etag, Metadata: src.meta}
+	var data []byte
+	if src.content != nil {
+		data = src.content.data
+	}
+	fresh := f.cfg.Posix && src.metaKnown && f.now().Before(src.expiry)
 	f.mu.Unlock()
-	info, data, err := metadata.Stat(ctx, f.client, oldKey, f.statMax())
-	if err != nil {
-		return wrapf(0, err, "rename %q", oldKey)
+	if !fresh {
+		var err error
+		if info, data, err = metadata.Stat(ctx, f.client, oldKey, f.statMax()); err != nil {
+			return wrapf(0, err, "rename %q", oldKey)
+		}
 	}
 	out, err := f.copyObject(ctx, info, data, newKey, dstETag)
 	if err != nil {

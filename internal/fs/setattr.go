@@ -166,7 +166,8 @@ func (f *FS) storeAttrs(ctx context.Context, node *inode, apply func(*metadata.A
 
 	var info objstore.ObjectInfo
 	exists := true
-	if stale || kind == metadata.Dir {
+	switch {
+	case stale:
 		var err error
 		info, err = f.client.Head(ctx, key)
 		switch {
@@ -175,7 +176,14 @@ func (f *FS) storeAttrs(ctx context.Context, node *inode, apply func(*metadata.A
 		case err != nil:
 			return err
 		}
-	} else {
+	case kind == metadata.Dir:
+		// The marker as this mount last saw or wrote it (a failed
+		// condition asks again: fresh).
+		f.mu.Lock()
+		info = objstore.ObjectInfo{Key: key, ETag: node.marker, Metadata: node.meta}
+		exists = node.marker != ""
+		f.mu.Unlock()
+	default:
 		f.mu.Lock()
 		info = objstore.ObjectInfo{Key: key, Size: node.size, ETag: node.etag, Metadata: node.meta}
 		f.mu.Unlock()
