@@ -56,11 +56,18 @@ func (f *FS) commitStagedLocked(ctx context.Context, in *inode, st *staged) erro
 	meta := f.objectMetaLocked(in, st.baseMeta)
 	f.mu.Unlock()
 	ci := f.commitInput(st, key, meta)
-	out, err := upload.Commit(ctx, f.client, ci)
+	out, behind, err := f.completeBehindLocked(ctx, st, ci)
+	if !behind {
+		out, err = upload.Commit(ctx, f.client, ci)
+	}
 	if errors.Is(err, upload.ErrConflict) {
 		return f.conflictLocked(ctx, st, ci, err)
 	}
-	if err != nil {
+	var partial error
+	if errors.Is(err, errAttrsNotSet) {
+		partial = wrapf(syscall.EIO, err, "commit %q: the attributes set while it was written were not kept", key)
+		st.metaChanged = true
+	} else if err != nil {
 		return wrapf(syscall.EIO, err, "commit %q: the object was not changed", key)
 	}
 	src := f.baseReader(key, out.ETag, ci.Size)
@@ -71,7 +78,12 @@ func (f *FS) commitStagedLocked(ctx context.Context, in *inode, st *staged) erro
 	}
 	st.src, st.baseKey, st.baseETag, st.condETag, st.baseMeta = src, key, out.ETag, out.ETag, meta
 	st.baseSize = ci.Size
-	st.created, st.metaChanged = false, false
+	st.created = false
+	if partial == nil {
+		st.metaChanged = false
+	} else {
+		st.baseMeta = st.behindMeta
+	}
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -83,7 +95,7 @@ func (f *FS) commitStagedLocked(ctx context.Context, in *inode, st *staged) erro
 		p.local = false
 		p.expiry = f.now().Add(f.cfg.DirTTL)
 	}
-	return nil
+	return partial
 }
 
 // maxConflictNames is how many conflict names are tried (-2, -3, ...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"syscall"
+	"time"
 
 	"github.com/bucketfs/bucketfs/internal/metadata"
 	"github.com/bucketfs/bucketfs/internal/prefetch"
@@ -122,6 +123,9 @@ func (f *FS) newStaged(ctx context.Context, key, etag string, size int64, meta m
 
 // dropStaged discards an edit nobody uses any more.
 func (f *FS) dropStaged(st *staged) {
+	if st.behind != nil {
+		st.behind.Abort()
+	}
 	if err := st.file.Close(); err != nil {
 		f.log.Warn("removing a staged file failed", "error", err)
 	}
@@ -158,9 +162,12 @@ func (f *FS) truncateOnOpen(h *Handle, flags uint32) error {
 func (f *FS) truncateStaged(in *inode, st *staged, size int64) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	f.abandonBehindLocked(st)
 	if err := st.file.Truncate(size); err != nil {
 		return wrapf(0, err, "truncate %q", in.key)
 	}
+	// Emptied: what is written in order from here can go up behind the writer.
+	st.sequential = size == 0
 	f.mu.Lock()
 	in.size = size
 	f.touchLocked(in)
@@ -209,7 +216,7 @@ func (f *FS) createEdit(ctx context.Context, parent uint64, name string, flags, 
 	if err != nil {
 		return Attr{}, nil, wrapf(0, err, "create %q", name)
 	}
-	st.created = true
+	st.created, st.sequential = true, true
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if ch := f.childLocked(dir, name); ch != nil && ch.pending() {
@@ -221,6 +228,7 @@ func (f *FS) createEdit(ctx context.Context, parent uint64, name string, flags, 
 	in.mtime = f.now()
 	if f.cfg.Posix {
 		in.attrs = f.newAttrs(syscall.S_IFREG, mode, c)
+		in.attrs.Mtime = time.Time{}
 		in.metaKnown = true
 	}
 	in.st = st
@@ -231,20 +239,22 @@ func (f *FS) createEdit(ctx context.Context, parent uint64, name string, flags, 
 
 // writeStaged writes through an edit. O_APPEND handles write at the end
 // as this mount knows it, whatever offset the kernel computed.
-func (f *FS) writeStaged(h *Handle, data []byte, off int64) (int, error) {
+func (f *FS) writeStaged(ctx context.Context, h *Handle, data []byte, off int64) (int, error) {
 	if !h.canWrite {
 		return 0, errorf(syscall.EBADF, "write %q: the file is open for reading only", h.in.key)
 	}
 	st := h.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	before := st.file.Size()
 	if h.append {
-		off = st.file.Size()
+		off = before
 	}
 	n, err := st.file.WriteAt(data, off)
 	if err != nil {
 		return 0, wrapf(0, err, "write %q", h.in.key)
 	}
+	f.noteWriteLocked(ctx, h.in, st, off, off+int64(n), before)
 	f.mu.Lock()
 	h.in.size = st.file.Size()
 	f.touchLocked(h.in)

@@ -7,11 +7,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/bucketfs/bucketfs/internal/metadata"
 	"github.com/bucketfs/bucketfs/internal/objstore"
 	"github.com/bucketfs/bucketfs/internal/prefetch"
 	"github.com/bucketfs/bucketfs/internal/stage"
+	"github.com/bucketfs/bucketfs/internal/upload"
 )
 
 // POSIX mode (Config.Posix, Config.AllowEdit, Config.AllowRename): files are
@@ -62,6 +64,9 @@ type staged struct {
 	unlinked          bool              // the name is gone: commits are dropped
 	killed            bool              // a close came from a process killed by a signal
 	conflict          error             // sticky after a failed condition: later commits fail too
+	sequential        bool              // written only in order from offset 0 so far (behind.go)
+	behind            *upload.Behind    // the upload behind the writer, while sequential
+	behindMeta        map[string]string // the metadata behind was started with
 
 	handles int // GUARDED_BY(FS.mu) open handles on it
 }
@@ -108,7 +113,8 @@ func (f *FS) setAttrsLocked(in *inode, e metadata.Entry) {
 	}
 }
 
-// newAttrs are the attributes of a file or directory created by c.
+// newAttrs are the attributes of a file or directory created by c (a
+// file's mtime is its object's Last-Modified, see touchLocked).
 func (f *FS) newAttrs(kind uint32, mode uint32, c Caller) metadata.Attrs {
 	return metadata.Attrs{Mode: kind | mode&0o7777, UID: c.UID, GID: c.GID, HasUID: true, HasGID: true,
 		Mtime: f.now()}
@@ -128,7 +134,11 @@ func (f *FS) objectMetaLocked(in *inode, base map[string]string) map[string]stri
 			a.Mode = syscall.S_IFDIR | f.cfg.DirMode
 		}
 	}
-	return a.Metadata(base)
+	md := a.Metadata(base)
+	if a.Mtime.IsZero() {
+		delete(md, metadata.MetaMtime) // written since: Last-Modified says when
+	}
+	return md
 }
 
 // conflictName is where the bytes of a commit whose condition failed are
@@ -193,13 +203,13 @@ func (f *FS) track(key, uploadID string) func() {
 	return f.cfg.Stage.Track(f.client.Bucket(), key, uploadID)
 }
 
-// touchLocked records a change of in's contents at now. REQUIRES(f.mu)
+// touchLocked records a change of in's contents at now. In POSIX mode the
+// object's own Last-Modified is then its mtime: the x-amz-meta-mtime of
+// the version it started from no longer applies (utimes sets one again).
+// REQUIRES(f.mu)
 func (f *FS) touchLocked(in *inode) {
-	now := f.now()
-	in.mtime = now
-	if f.cfg.Posix {
-		in.attrs.Mtime = now
-	}
+	in.mtime = f.now()
+	in.attrs.Mtime = time.Time{}
 }
 
 // fetchEntryWithMarker is fetchEntry in POSIX mode: a directory's

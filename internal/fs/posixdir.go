@@ -196,6 +196,7 @@ func (f *FS) Readlink(ctx context.Context, ino uint64) (string, error) {
 func (f *FS) unlinkEdited(ctx context.Context, in *inode, st *staged) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	f.abandonBehindLocked(st)
 	f.mu.Lock()
 	key := in.key
 	f.mu.Unlock()

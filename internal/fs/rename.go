@@ -175,6 +175,7 @@ func (f *FS) renameFile(ctx context.Context, src, dst, dir *inode, newName strin
 func (f *FS) renameEdited(ctx context.Context, src *inode, st *staged, dst, dir *inode, newName, newKey, dstETag string) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	f.abandonBehindLocked(st) // its upload is to the old key
 	if st.baseETag != "" {
 		info := objstore.ObjectInfo{Key: st.baseKey, Size: st.baseSize, ETag: st.baseETag, Metadata: st.baseMeta}
 		out, err := f.copyObject(ctx, info, nil, newKey, dstETag)

@@ -17,7 +17,7 @@ import (
 // (nothing is uploaded, close reports EIO).
 func (f *FS) Write(ctx context.Context, h *Handle, data []byte, off int64) (int, error) {
 	if h.st != nil {
-		return f.writeStaged(h, data, off)
+		return f.writeStaged(ctx, h, data, off)
 	}
 	if h.writer == nil {
 		return 0, errorf(syscall.EBADF, "write %q: the file is open for reading only", h.in.key)
