@@ -210,3 +210,25 @@ func TestListingStatsItsEntriesAhead(t *testing.T) {
 		t.Fatalf("lookups after the listing sent %d requests", n)
 	}
 }
+
+// A file's mtime is its Last-Modified unless utimes set one; a write drops
+// one set before (s3fs's included).
+func TestWritingDropsAnOldMtime(t *testing.T) {
+	e := posixEnv(t, 5<<20, nil)
+	e.seedMeta("f", []byte("old"), map[string]string{"mode": "33188", "mtime": "1500000000", "owner": "x"})
+	if a := e.mustResolve("f"); !a.Mtime.Equal(time.Unix(1_500_000_000, 0)) {
+		t.Fatalf("mtime %v", a.Mtime)
+	}
+	h := e.open("f", syscall.O_WRONLY|syscall.O_APPEND)
+	e.pwrite(h, []byte("new"), 0)
+	if err := e.closeFile(h); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := e.store.Metadata("f")
+	if _, ok := md["mtime"]; ok || md["owner"] != "x" || md["mode"] != "33188" {
+		t.Fatalf("metadata after a write: %v", md)
+	}
+	if a := e.fresh().mustResolve("f"); a.Mtime.Before(time.Unix(1_600_000_000, 0)) {
+		t.Fatalf("mtime after a write %v", a.Mtime)
+	}
+}
