@@ -4,7 +4,7 @@
 // bench); it installs what it needs, and cleans up (unmounts, stops MinIO,
 // removes its data) at the end, on failure and on Ctrl-C.
 //
-//	go run ./bench [-repeat 5] [-size 1GiB] [-only seq1,seq4,rand,write,ttfb,ls,cat]
+//	go run ./bench [-repeat 5] [-size 1GiB] [-only seq1,seq4,seq8,seq16,seq4one,rand,write,ttfb,ls,cat]
 //	               [-tools bucketfs,s3fs,rclone] [-keep] [-out docs/BENCHMARKS.md]
 //
 // Every repeat of a job through a file system gets a fresh mount, dropped
@@ -43,15 +43,16 @@ type options struct {
 	args          string // the command line, for the report
 }
 
-var jobOrder = []string{"seq1", "seq4", "rand", "write", "ttfb", "ls", "cat"}
+var jobOrder = []string{"seq1", "seq4", "seq8", "seq16", "seq4one", "rand", "write", "ttfb", "ls", "cat"}
 
 var jobGroups = map[string][]string{
-	"all": jobOrder, "read": {"seq1", "seq4", "rand"}, "meta": {"ttfb", "ls", "cat"},
+	"all": jobOrder, "read": {"seq1", "seq4", "seq8", "seq16", "seq4one", "rand"}, "meta": {"ttfb", "ls", "cat"},
 }
 
 // rawFor names the raw S3 jobs that are the reference of each mount job.
 var rawFor = map[string][]string{
-	"seq1": {"get8", "get1", "fuse0r"}, "seq4": {"get8", "get1"}, "rand": {"rand"},
+	"seq1": {"get8", "get1", "fuse0r"}, "seq4": {"getc4"}, "seq8": {"getc8"}, "seq16": {"getc16"},
+	"seq4one": {"get8", "get1"}, "rand": {"rand"},
 	"write": {"put", "mpu8", "mpuN", "mpu8c", "mpuNc", "fuse0"}, "ttfb": {"ttfb"}, "ls": {"list"}, "cat": {"small", "lookup"},
 }
 
@@ -81,7 +82,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "markdown report to write (empty: none)")
 	flag.StringVar(&o.minio, "minio", "", "MinIO binary (default: what scripts/install-deps.sh installs)")
 	flag.StringVar(&o.bucketfsFlags, "bucketfs-flags", "", "extra flags for bucketfs mount (space separated)")
-	flag.BoolVar(&o.rcloneSeq4Def, "rclone-seq4-default", false, "mount rclone for seq4 with its default --vfs-read-wait")
+	flag.BoolVar(&o.rcloneSeq4Def, "rclone-seq4-default", false, "mount rclone for seq4one with its default --vfs-read-wait")
 	flag.DurationVar(&o.randTime, "rand-time", 30*time.Second, "time limit of each random-read run")
 	flag.Parse()
 	o.args = strings.Join(os.Args[1:], " ")
@@ -203,7 +204,7 @@ func benchmark(ctx context.Context, o options) error {
 	// Everything lives in one private directory, on tmpfs when it has room:
 	// MinIO's data (so the server reads no disk and dropping caches costs it
 	// nothing), the write source, credential files and mount points.
-	base, onTmpfs := tmpfsDir(3*o.size + 2<<30)
+	base, onTmpfs := tmpfsDir(3*o.size + shardCount*shardSize(o.size) + 2<<30)
 	work, err := os.MkdirTemp(base, "bucketfs-bench-")
 	if err != nil {
 		return err
@@ -243,10 +244,14 @@ func benchmark(ctx context.Context, o options) error {
 	}
 	t0 := time.Now()
 	var big []byte
-	if needs("seq1", "seq4", "rand", "ttfb") {
+	if needs("seq1", "seq4one", "rand", "ttfb") {
 		big = data
 	}
-	if err := seed(ctx, c, big, needs("ls"), needs("cat")); err != nil {
+	var shards int64
+	if needs("seq4", "seq8", "seq16") {
+		shards = shardSize(o.size)
+	}
+	if err := seed(ctx, c, big, shards, needs("ls"), needs("cat")); err != nil {
 		return fmt.Errorf("seeding: %w", err)
 	}
 	logf("seeded in %.1fs", time.Since(t0).Seconds())
