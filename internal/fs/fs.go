@@ -260,5 +260,5 @@ type Statfs struct {
 // StatFS returns the file-system statistics.
 func (f *FS) StatFS() Statfs {
 	const big = 1 << 50
-	return Statfs{Blocks: big, Bfree: big, Bavail: big, Files: big, Ffree: big, Bsize: 4096, NameLen: 255}
+	return Statfs{Blocks: big, Bfree: big, Bavail: big, Files: big, Ffree: big, Bsize: 4096, NameLen: nameMax}
 }
