@@ -221,6 +221,9 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 	}
 	if fresh != nil {
 		f.setStatLocked(in, fresh.info.Size, fresh.info.ETag, fresh.info.LastModified, fresh.data)
+		if err := staleOpenErr(in, fresh.info.ETag); err != nil {
+			return nil, err
+		}
 	}
 	in.readers++
 	f.noteOpenLocked(in)

@@ -226,7 +226,7 @@ func (f *FS) upsertLocked(dir *inode, e metadata.Entry) *inode {
 		// writer keeps its own inode and still uploads when closed.
 		in = nil
 	}
-	if in == nil || in.kind != e.Kind {
+	if in == nil || in.kind != e.Kind || otherVersionLocked(in, e) {
 		in = f.newChildLocked(dir, e.Name, e.Kind)
 	}
 	in.local = false
