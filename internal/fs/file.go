@@ -88,6 +88,7 @@ func (f *FS) Create(ctx context.Context, parent uint64, name string, flags uint3
 	in.mtime = f.now()
 	h := f.newWriterLocked(in, pid)
 	h.created = true
+	f.handOutLocked(in)
 	return f.attrLocked(in), h, nil
 }
 
@@ -220,10 +221,10 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 		return nil, errorf(syscall.EPERM, "open %q for reading: the file is being written", in.key)
 	}
 	if fresh != nil {
-		f.setStatLocked(in, fresh.info.Size, fresh.info.ETag, fresh.info.LastModified, fresh.data)
 		if err := staleOpenErr(in, fresh.info.ETag); err != nil {
 			return nil, err
 		}
+		f.setStatLocked(in, fresh.info.Size, fresh.info.ETag, fresh.info.LastModified, fresh.data)
 	}
 	in.readers++
 	f.noteOpenLocked(in)

@@ -21,6 +21,7 @@
 package fs
 
 import (
+	"container/list"
 	"log/slog"
 	"sync"
 	"syscall"
@@ -86,6 +87,7 @@ type inode struct {
 	// content is the whole object, fetched with its stat, until a read
 	// open takes it (see content.go).
 	content *heldContent
+	fg      forgetState // see forget.go
 }
 
 // sharedReader is a prefetch.Reader with the count of handles using it. GUARDED_BY(FS.mu)
@@ -111,6 +113,8 @@ type FS struct {
 	nextIno uint64            // GUARDED_BY(mu)
 	writers map[*Handle]bool  // GUARDED_BY(mu) open write handles, aborted by Shutdown
 	held    heldContents      // GUARDED_BY(mu) contents of small files not yet opened
+	unref   list.List         // GUARDED_BY(mu) inodes never handed to the kernel, oldest first (forget.go)
+	orders  orders            // GUARDED_BY(mu) directories' listing orders (order.go)
 }
 
 // New returns the core over client. It does no I/O.
@@ -201,6 +205,7 @@ func (f *FS) newChildLocked(dir *inode, name string, kind metadata.Kind) *inode 
 	}
 	f.inodes[in.ino] = in
 	dir.children[name] = in.ino
+	f.noteNewLocked(in)
 	return in
 }
 
@@ -239,26 +244,15 @@ func (f *FS) upsertLocked(dir *inode, e metadata.Entry) *inode {
 	return in
 }
 
-// Forget tells the core the kernel no longer references ino. Inodes that
-// are no longer reachable by name and have no open handles are dropped.
-func (f *FS) Forget(ino uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	in := f.inodes[ino]
-	if in == nil || ino == RootIno || !in.removed || in.writer != nil || in.readers > 0 {
-		return
-	}
-	delete(f.inodes, ino)
-}
-
 // Statfs reports fixed, large numbers: a bucket has no capacity limit.
 type Statfs struct {
 	Blocks, Bfree, Bavail, Files, Ffree uint64
 	Bsize, NameLen                      uint32
 }
 
-// StatFS returns the file-system statistics.
+// StatFS returns the file-system statistics; the files in use (Files less
+// Ffree, df -i) are the inodes in the table.
 func (f *FS) StatFS() Statfs {
 	const big = 1 << 50
-	return Statfs{Blocks: big, Bfree: big, Bavail: big, Files: big, Ffree: big, Bsize: 4096, NameLen: nameMax}
+	return Statfs{Blocks: big, Bfree: big, Bavail: big, Files: big, Ffree: big - uint64(f.InodesInUse()), Bsize: 4096, NameLen: nameMax}
 }

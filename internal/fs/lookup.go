@@ -31,6 +31,7 @@ func (f *FS) Lookup(ctx context.Context, parent uint64, name string) (Attr, erro
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.handOutLocked(in)
 	return f.attrLocked(in), nil
 }
 
