@@ -40,6 +40,7 @@ type options struct {
 	bucketfsFlags string
 	randTime      time.Duration
 	rcloneSeq4Def bool
+	scale         []int  // -scale: key counts of the scale benchmark (then nothing else runs)
 	args          string // the command line, for the report
 }
 
@@ -84,7 +85,19 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.bucketfsFlags, "bucketfs-flags", "", "extra flags for bucketfs mount (space separated)")
 	flag.BoolVar(&o.rcloneSeq4Def, "rclone-seq4-default", false, "mount rclone for seq4one with its default --vfs-read-wait")
 	flag.DurationVar(&o.randTime, "rand-time", 30*time.Second, "time limit of each random-read run")
+	scale := flag.String("scale", "", "run the scale benchmark instead: find and ls -lR of trees of these many keys "+
+		"(e.g. 10000,100000,1000000); it replaces its section of -out")
 	flag.Parse()
+	for _, v := range strings.Split(*scale, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("-scale: bad key count %q", v)
+		}
+		o.scale = append(o.scale, n)
+	}
 	o.args = strings.Join(os.Args[1:], " ")
 	if flag.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", flag.Arg(0))
@@ -234,6 +247,9 @@ func benchmark(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	if len(o.scale) > 0 {
+		return scaleRun(ctx, o, m, c, work, bucketfsBin, buildErr, rep)
+	}
 	data := randomBytes(o.size, 1)
 	src := filepath.Join(work, "src.bin")
 	if err := os.WriteFile(src, data, 0o600); err != nil {
@@ -327,7 +343,7 @@ func benchmark(ctx context.Context, o options) error {
 	}
 	rep.load1, rep.busy1, rep.elapsed = loadAvg(), busyProcesses(2*time.Second), time.Since(started)
 	rep.mem1 = memAvailable()
-	md := rep.markdown()
+	md := withScaleSection(rep.markdown(), scaleSection(o.out))
 	fmt.Println()
 	fmt.Println(md)
 	if o.out != "" {
