@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 GO      ?= go
 
-.PHONY: build demo demo-stop test unit e2e vet clean bench
+.PHONY: build demo demo-stop test unit e2e vet clean bench bench-scale
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/bucketfs ./cmd/bucketfs
@@ -33,6 +33,13 @@ vet:
 # Quick run: make bench BENCH_ARGS="-size 256MiB -repeat 1 -out /tmp/bench.md"
 bench:
 	$(GO) run ./bench $(BENCH_ARGS)
+
+# find and ls -lR of trees of 10k, 100k and 1M empty objects against raw LIST
+# paging, with the mount's RSS (root; seeding 1M keys takes minutes); writes
+# its section of docs/BENCHMARKS.md. Quick run: SCALE=10000,100000
+SCALE ?= 10000,100000,1000000
+bench-scale:
+	$(GO) run ./bench -scale $(SCALE) $(BENCH_ARGS)
 
 clean:
 	rm -rf bin

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,11 +56,13 @@ func mountJobs(e *jobEnv) []mountJob {
 	return append([]mountJob{
 		{"seq1", "sequential read, 1 reader", "dd if=MNT/big.bin of=/dev/null bs=1M",
 			func(ctx context.Context, e *jobEnv, mnt string, _ int) (sample, error) {
-				return ddReaders(ctx, e, big(mnt), 1)
+				return ddReaders(ctx, e, []string{big(mnt)}, e.size)
 			}},
-		{"seq4", "sequential read, 4 concurrent readers (aggregate)", "4 × dd if=MNT/big.bin of=/dev/null bs=1M, started together",
+		shardJob(4), shardJob(8), shardJob(16),
+		{"seq4one", "sequential read, 4 concurrent readers of one object (aggregate)",
+			"4 × dd if=MNT/big.bin of=/dev/null bs=1M, started together",
 			func(ctx context.Context, e *jobEnv, mnt string, _ int) (sample, error) {
-				return ddReaders(ctx, e, big(mnt), 4)
+				return ddReaders(ctx, e, slices.Repeat([]string{big(mnt)}, 4), e.size)
 			}},
 		{"rand", "random 256 KiB reads", fmt.Sprintf("fio --rw=randread --bs=256k --ioengine=psync --direct=0 "+
 			"--io_size=%s --runtime=%s (fresh open, fixed seed)", human(e.randSize), e.randTime),
@@ -94,14 +97,30 @@ func ddCopied(stderr string) int64 {
 	return n
 }
 
-// ddReaders starts n dd readers of path at once; the sample is the wall time
-// until the last one exits and the bytes all of them read.
-func ddReaders(ctx context.Context, e *jobEnv, path string, n int) (sample, error) {
+// shardJob is seqN: n readers at once, each of its own object (shards/),
+// the pattern of a data loader's workers or of many tasks on one node.
+func shardJob(n int) mountJob {
+	return mountJob{fmt.Sprintf("seq%d", n), fmt.Sprintf("sequential read, %d readers of %d objects (aggregate)", n, n),
+		fmt.Sprintf("%d × dd if=MNT/%s/sNN.bin of=/dev/null bs=1M, one object each, started together", n, shardDir),
+		func(ctx context.Context, e *jobEnv, mnt string, _ int) (sample, error) {
+			paths := make([]string, n)
+			for i := range paths {
+				paths[i] = filepath.Join(mnt, shardKey(i))
+			}
+			return ddReaders(ctx, e, paths, shardSize(e.size))
+		}}
+}
+
+// ddReaders starts a dd reader of each path at once, each of which must
+// read size bytes; the sample is the wall time until the last one exits and
+// the bytes all of them read.
+func ddReaders(ctx context.Context, e *jobEnv, paths []string, size int64) (sample, error) {
+	n := len(paths)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	got := make([]int64, n)
 	start := time.Now()
-	for i := range n {
+	for i, path := range paths {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -115,8 +134,8 @@ func ddReaders(ctx context.Context, e *jobEnv, path string, n int) (sample, erro
 		if errs[i] != nil {
 			return s, errs[i]
 		}
-		if got[i] != e.size {
-			return s, fmt.Errorf("reader %d read %d bytes, want %d", i, got[i], e.size)
+		if got[i] != size {
+			return s, fmt.Errorf("reader %d read %d bytes, want %d", i, got[i], size)
 		}
 		s.bytes += got[i]
 	}

@@ -4,7 +4,8 @@
 // bench); it installs what it needs, and cleans up (unmounts, stops MinIO,
 // removes its data) at the end, on failure and on Ctrl-C.
 //
-//	go run ./bench [-repeat 5] [-size 1GiB] [-only seq1,seq4,rand,write,ttfb,ls,cat,append,sed,rename,untar,sqlite]
+//	go run ./bench [-repeat 5] [-size 1GiB] [-only seq1,seq4,seq8,seq16,seq4one,rand,write,ttfb,ls,cat,
+//	               append,sed,rename,untar,sqlite]
 //	               [-tools bucketfs,s3fs,rclone] [-keep] [-out docs/BENCHMARKS.md]
 //
 // Every repeat of a job through a file system gets a fresh mount, dropped
@@ -40,18 +41,21 @@ type options struct {
 	bucketfsFlags string
 	randTime      time.Duration
 	rcloneSeq4Def bool
+	scale         []int  // -scale: key counts of the scale benchmark (then nothing else runs)
 	args          string // the command line, for the report
 }
 
-var jobOrder = append([]string{"seq1", "seq4", "rand", "write", "ttfb", "ls", "cat"}, posixJobs...)
+var jobOrder = append([]string{"seq1", "seq4", "seq8", "seq16", "seq4one", "rand", "write", "ttfb", "ls", "cat"}, posixJobs...)
 
 var jobGroups = map[string][]string{
-	"all": jobOrder, "read": {"seq1", "seq4", "rand"}, "meta": {"ttfb", "ls", "cat"}, "posix": posixJobs,
+	"all": jobOrder, "read": {"seq1", "seq4", "seq8", "seq16", "seq4one", "rand"}, "meta": {"ttfb", "ls", "cat"},
+	"posix": posixJobs,
 }
 
 // rawFor names the raw S3 jobs that are the reference of each mount job.
 var rawFor = map[string][]string{
-	"seq1": {"get8", "get1", "fuse0r"}, "seq4": {"get8", "get1"}, "rand": {"rand"},
+	"seq1": {"get8", "get1", "fuse0r"}, "seq4": {"getc4"}, "seq8": {"getc8"}, "seq16": {"getc16"},
+	"seq4one": {"get8", "get1"}, "rand": {"rand"},
 	"write": {"put", "mpu8", "mpuN", "mpu8c", "mpuNc", "fuse0"}, "ttfb": {"ttfb"}, "ls": {"list"}, "cat": {"small", "lookup"},
 	"append": {"append"}, "sed": {"sed"}, "rename": {"rename"}, "untar": {"put1k"}, "sqlite": {"putdb"},
 }
@@ -82,9 +86,21 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "markdown report to write (empty: none)")
 	flag.StringVar(&o.minio, "minio", "", "MinIO binary (default: what scripts/install-deps.sh installs)")
 	flag.StringVar(&o.bucketfsFlags, "bucketfs-flags", "", "extra flags for bucketfs mount (space separated)")
-	flag.BoolVar(&o.rcloneSeq4Def, "rclone-seq4-default", false, "mount rclone for seq4 with its default --vfs-read-wait")
+	flag.BoolVar(&o.rcloneSeq4Def, "rclone-seq4-default", false, "mount rclone for seq4one with its default --vfs-read-wait")
 	flag.DurationVar(&o.randTime, "rand-time", 30*time.Second, "time limit of each random-read run")
+	scale := flag.String("scale", "", "run the scale benchmark instead: find and ls -lR of trees of these many keys "+
+		"(e.g. 10000,100000,1000000); it replaces its section of -out")
 	flag.Parse()
+	for _, v := range strings.Split(*scale, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("-scale: bad key count %q", v)
+		}
+		o.scale = append(o.scale, n)
+	}
 	o.args = strings.Join(os.Args[1:], " ")
 	if flag.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", flag.Arg(0))
@@ -204,7 +220,7 @@ func benchmark(ctx context.Context, o options) error {
 	// Everything lives in one private directory, on tmpfs when it has room:
 	// MinIO's data (so the server reads no disk and dropping caches costs it
 	// nothing), the write source, credential files and mount points.
-	base, onTmpfs := tmpfsDir(3*o.size + 2<<30)
+	base, onTmpfs := tmpfsDir(3*o.size + shardCount*shardSize(o.size) + 2<<30)
 	work, err := os.MkdirTemp(base, "bucketfs-bench-")
 	if err != nil {
 		return err
@@ -234,6 +250,9 @@ func benchmark(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	if len(o.scale) > 0 {
+		return scaleRun(ctx, o, m, c, work, bucketfsBin, buildErr, rep)
+	}
 	data := randomBytes(o.size, 1)
 	src := filepath.Join(work, "src.bin")
 	if err := os.WriteFile(src, data, 0o600); err != nil {
@@ -244,10 +263,14 @@ func benchmark(ctx context.Context, o options) error {
 	}
 	t0 := time.Now()
 	var big []byte
-	if needs("seq1", "seq4", "rand", "ttfb") {
+	if needs("seq1", "seq4one", "rand", "ttfb") {
 		big = data
 	}
-	if err := seed(ctx, c, big, needs("ls"), needs("cat")); err != nil {
+	var shards int64
+	if needs("seq4", "seq8", "seq16") {
+		shards = shardSize(o.size)
+	}
+	if err := seed(ctx, c, big, shards, needs("ls"), needs("cat")); err != nil {
 		return fmt.Errorf("seeding: %w", err)
 	}
 	logf("seeded in %.1fs", time.Since(t0).Seconds())
@@ -323,7 +346,7 @@ func benchmark(ctx context.Context, o options) error {
 	}
 	rep.load1, rep.busy1, rep.elapsed = loadAvg(), busyProcesses(2*time.Second), time.Since(started)
 	rep.mem1 = memAvailable()
-	md := rep.markdown()
+	md := withScaleSection(rep.markdown(), scaleSection(o.out))
 	fmt.Println()
 	fmt.Println(md)
 	if o.out != "" {

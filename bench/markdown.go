@@ -95,8 +95,9 @@ func (r *report) markdown() string {
 	if !r.onTmpfs {
 		where = "on disk (tmpfs had no room): dropping caches makes MinIO read its disk too"
 	}
-	p("- One MinIO on 127.0.0.1, data %s. Bucket `%s`: `%s` (%s of random bytes), `%s/` (10,000 objects of a few "+
-		"bytes), `%s/` (1,000 × 4 KiB).", where, bucket, bigKey, human(o.size), manyDir, smallDir)
+	p("- One MinIO on 127.0.0.1, data %s. Bucket `%s`: `%s` (%s of random bytes), `%s/` (%d objects of %s, each "+
+		"its own random bytes), `%s/` (10,000 objects of a few bytes), `%s/` (1,000 × 4 KiB).", where, bucket, bigKey,
+		human(o.size), shardDir, shardCount, human(shardSize(o.size)), manyDir, smallDir)
 	drop := "`sync; echo 3 > /proc/sys/vm/drop_caches` before each repeat (raw ones included), then one " +
 		"second for the machine to page its programs back in and two small untimed requests to MinIO"
 	if r.dropNote != "" {
@@ -112,7 +113,7 @@ func (r *report) markdown() string {
 	p("- Mount commands (DIR = a fresh mount point):")
 	for _, t := range r.res.tools {
 		p("  - %s: `%s`", t, strings.Join(r.tools[t].settings, " "))
-		if n := r.tools[t].note; n != "" && r.res.fs["seq4"] != nil {
+		if n := r.tools[t].note; n != "" && r.res.fs["seq4one"] != nil {
 			p("    %s", n)
 		}
 	}

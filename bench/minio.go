@@ -179,7 +179,15 @@ const (
 	smallCount = 1000
 	smallSize  = 4 << 10
 	writeDir   = "written" // where write jobs create files
+	shardDir   = "shards"  // shardCount objects of shardSize, one per reader of seqN
+	shardCount = 16
 )
+
+func shardKey(i int) string { return fmt.Sprintf("%s/s%02d.bin", shardDir, i) }
+
+// shardSize is the size of each shard: a quarter of the big object, so that
+// four readers read as many bytes as one reader of big.bin.
+func shardSize(size int64) int64 { return size / 4 }
 
 // randomBytes returns n pseudo-random bytes (incompressible, fast to make).
 func randomBytes(n int64, seed uint64) []byte {
@@ -189,12 +197,21 @@ func randomBytes(n int64, seed uint64) []byte {
 	return b
 }
 
-// seed uploads what the selected jobs need: the big object, the 10,000-entry
+// seed uploads what the selected jobs need: the big object, the shards
+// (shardBytes each, 0 for none: each its own random bytes), the 10,000-entry
 // directory and the 1,000 small files.
-func seed(ctx context.Context, c objstore.Client, big []byte, many, small bool) error {
+func seed(ctx context.Context, c objstore.Client, big []byte, shardBytes int64, many, small bool) error {
 	if big != nil {
 		if err := multipartPut(ctx, c, bigKey, big, 8<<20, 8, nil); err != nil {
 			return fmt.Errorf("seeding %s: %w", bigKey, err)
+		}
+	}
+	for i := range shardCount {
+		if shardBytes == 0 {
+			break
+		}
+		if err := multipartPut(ctx, c, shardKey(i), randomBytes(shardBytes, uint64(i)+10), 8<<20, 8, nil); err != nil {
+			return fmt.Errorf("seeding %s: %w", shardKey(i), err)
 		}
 	}
 	var keys []string

@@ -36,7 +36,7 @@ type mountEnv struct {
 	bucketfsArgs []string // extra flags from -bucketfs-flags
 	buildErr     error    // make build failed: bucketfs cannot be measured
 
-	rcloneSeq4Default bool // no --vfs-read-wait 0ms for seq4
+	rcloneSeq4Default bool // no --vfs-read-wait 0ms for seq4one
 }
 
 func (e *mountEnv) tools() map[string]*tool {
@@ -76,9 +76,9 @@ func (e *mountEnv) tools() map[string]*tool {
 		"rclone": {
 			name: "rclone", bin: "rclone",
 			settings: append([]string{"rclone", "--config", "rclone.conf", "mount", "minio:" + e.bucket, "DIR"}, rcloneArgs...),
-			note: "for seq4 also `--vfs-read-wait 0ms`: with the default 20 ms, rclone's four readers of one file " +
-				"wait on each other's out-of-order reads and crawl (try `-only seq4 -tools rclone -rclone-seq4-default`); " +
-				"zero costs its single reader a little, so it is used for seq4 only. For the POSIX-mode jobs " +
+			note: "for seq4one also `--vfs-read-wait 0ms`: with the default 20 ms, rclone's four readers of one file " +
+				"wait on each other's out-of-order reads and crawl (try `-only seq4one -tools rclone -rclone-seq4-default`); " +
+				"zero costs its single reader a little, so it is used for seq4one only. For the POSIX-mode jobs " +
 				"`--vfs-cache-mode writes --vfs-write-back 0s` instead of `off`: rclone cannot edit files without it " +
 				"(it still uploads after close; the wait until the bucket has the change is counted)",
 			mount: func(ctx context.Context, dir, job string) (*exec.Cmd, error) {
@@ -88,7 +88,7 @@ func (e *mountEnv) tools() map[string]*tool {
 					args[slices.Index(args, "off")] = "writes" // --vfs-cache-mode
 					args = append(args, "--cache-dir", filepath.Join(e.work, "rclone-cache"), "--vfs-write-back", "0s")
 				}
-				if job == "seq4" && !e.rcloneSeq4Default {
+				if job == "seq4one" && !e.rcloneSeq4Default {
 					args = append(args, "--vfs-read-wait", "0ms")
 				}
 				cmd := command(context.WithoutCancel(ctx), cmdSpec{name: "rclone", args: args})

@@ -52,6 +52,7 @@ func rawJobs() []rawJob {
 			return rawParallelGet(ctx, e, 8<<20, 8)
 		}},
 		{"get1", "GET, one request", rawSingleGet},
+		clientsJob(4), clientsJob(8), clientsJob(16),
 		{"fuse0r", "no S3: dd of a file of the object's size from a FUSE file system that already has it in memory " +
 			"(internal/fuse/fusetest; page cache, 1 MiB requests, 4 MiB read-ahead, as bucketfs); client CPU = " +
 			"that file system and dd", rawFuseNullRead},
@@ -94,29 +95,62 @@ func rawJobs() []rawJob {
 }
 
 func rawParallelGet(ctx context.Context, e *rawEnv, part int64, workers int) (sample, error) {
-	n := int((e.size + part - 1) / part)
-	bufs := make(chan []byte, workers)
-	for range workers {
+	start := time.Now()
+	err := readRanges(ctx, e.c, bigKey, e.size, part, workers)
+	return sample{secs: time.Since(start).Seconds(), bytes: e.size, ops: (e.size + part - 1) / part}, err
+}
+
+// clientDepth is how many ranged GETs each client of getcN keeps in flight:
+// it reads the next part while it takes in the one before.
+const clientDepth = 2
+
+// clientsJob is getcN, the raw reference of seqN: n SDK clients, each of its
+// own (new connections, made before the clock starts) reading its own shard
+// from start to end in 8 MiB ranged GETs, clientDepth at a time.
+func clientsJob(n int) rawJob {
+	return rawJob{fmt.Sprintf("getc%d", n), fmt.Sprintf("%d clients at once, each its own object (shard) in 8 MiB "+
+		"ranged GETs, %d at a time", n, clientDepth), func(ctx context.Context, e *rawEnv) (sample, error) {
+		clients := make([]objstore.Client, n)
+		for i := range clients {
+			c, err := e.m.client(ctx, e.bucket, rawConns)
+			if err != nil {
+				return sample{}, err
+			}
+			clients[i] = c
+		}
+		size := shardSize(e.size)
+		start := time.Now()
+		err := parallel(ctx, n, n, func(ctx context.Context, i int) error {
+			return readRanges(ctx, clients[i], shardKey(i), size, 8<<20, clientDepth)
+		})
+		return sample{secs: time.Since(start).Seconds(), bytes: int64(n) * size, ops: int64(n)}, err
+	}}
+}
+
+// readRanges reads key (size bytes) in ranged GETs of part, depth at a time
+// and in order, each into a reused buffer.
+func readRanges(ctx context.Context, c objstore.Client, key string, size, part int64, depth int) error {
+	n := int((size + part - 1) / part)
+	bufs := make(chan []byte, depth)
+	for range depth {
 		bufs <- make([]byte, part)
 	}
-	start := time.Now()
-	err := parallel(ctx, n, workers, func(ctx context.Context, i int) error {
+	return parallel(ctx, n, depth, func(ctx context.Context, i int) error {
 		buf := <-bufs
 		defer func() { bufs <- buf }()
 		off := int64(i) * part
-		length := min(part, e.size-off)
-		out, err := e.c.Get(ctx, objstore.GetInput{Key: bigKey, Offset: off, Length: length})
+		length := min(part, size-off)
+		out, err := c.Get(ctx, objstore.GetInput{Key: key, Offset: off, Length: length})
 		if err != nil {
 			return err
 		}
 		defer out.Body.Close()
 		if out.Offset != off || out.Length != length {
-			return fmt.Errorf("GET %d+%d returned %d+%d", off, length, out.Offset, out.Length)
+			return fmt.Errorf("GET %s %d+%d returned %d+%d", key, off, length, out.Offset, out.Length)
 		}
 		_, err = io.ReadFull(out.Body, buf[:length])
 		return err
 	})
-	return sample{secs: time.Since(start).Seconds(), bytes: e.size, ops: int64(n)}, err
 }
 
 func rawSingleGet(ctx context.Context, e *rawEnv) (sample, error) {

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"container/list"
 	"context"
 	"slices"
 	"time"
@@ -33,6 +34,8 @@ type dirOrder struct {
 	last   int       // index in names of the last file opened, -1 for none
 	lastAt time.Time // when it was opened
 	streak int       // opens so far, each the next name soon after the last
+
+	elem *list.Element // in FS.orders (order.go)
 }
 
 // noteOpenLocked records a read open of in; when the opens of its directory

@@ -28,10 +28,10 @@ type DirStream struct {
 	f      *FS
 	dir    *inode
 	lister *metadata.Lister
-	dots   int             // "." and ".." handed out so far
-	seen   map[string]bool // names listed, to forget children gone from the bucket
-	opened time.Time       // when the listing began: what it shows is at least this fresh
-	names  []string        // every name listed, in order
+	dots   int        // "." and ".." handed out so far
+	gen    uint64     // this listing of dir, to forget children gone from the bucket (forget.go)
+	opened time.Time  // when the listing began: what it shows is at least this fresh
+	names  orderNames // the names listed, in order, up to maxOrderNames (order.go)
 
 	// POSIX mode (statahead.go): entries read ahead of the caller.
 	ahead    []metadata.Entry
@@ -52,7 +52,8 @@ func (f *FS) OpenDir(ctx context.Context, ino uint64) (*DirStream, error) {
 			l.AddLocal(metadata.Entry{Name: name, Kind: c.kind})
 		}
 	}
-	return &DirStream{f: f, dir: dir, lister: l, seen: map[string]bool{}, opened: f.now()}, nil
+	dir.fg.lists++
+	return &DirStream{f: f, dir: dir, lister: l, gen: dir.fg.lists, opened: f.now()}, nil
 }
 
 // Next returns the next entry; ok is false at the end of the directory.
@@ -75,12 +76,11 @@ func (d *DirStream) Next(ctx context.Context) (e DirEntry, ok bool, err error) {
 		if !ok {
 			d.forgetUnseenLocked()
 			d.dir.listedUntil = d.opened.Add(f.cfg.DirTTL)
-			d.dir.order = &dirOrder{names: d.names, last: -1}
+			f.setOrderLocked(d.dir, d.names.names)
 			f.mu.Unlock()
 			return DirEntry{}, false, nil
 		}
-		d.seen[me.Name] = true
-		d.names = append(d.names, me.Name)
+		d.names.add(me.Name)
 		c := f.childLocked(d.dir, me.Name)
 		var in *inode
 		switch {
@@ -94,6 +94,7 @@ func (d *DirStream) Next(ctx context.Context) (e DirEntry, ok bool, err error) {
 		default:
 			in = f.upsertLocked(d.dir, me, true)
 		}
+		in.fg.seen = max(in.fg.seen, d.gen)
 		e := f.entryOfLocked(in)
 		f.mu.Unlock()
 		return e, true, nil
@@ -106,8 +107,8 @@ func (d *DirStream) Close() { d.lister.Close() }
 // forgetUnseenLocked drops remote children the complete listing no longer
 // has: they were deleted from the bucket. REQUIRES(f.mu)
 func (d *DirStream) forgetUnseenLocked() {
-	for name, cino := range d.dir.children {
-		if c := d.f.inodes[cino]; c != nil && !d.seen[name] && !c.pending() {
+	for _, cino := range d.dir.children {
+		if c := d.f.inodes[cino]; c != nil && c.fg.seen < d.gen && !c.pending() {
 			d.f.detachLocked(c)
 		}
 	}
@@ -159,6 +160,7 @@ func (f *FS) Mkdir(ctx context.Context, parent uint64, name string) (Attr, error
 	in := f.newChildLocked(dir, name, metadata.Dir)
 	in.local = true
 	in.mtime = f.now()
+	f.handOutLocked(in)
 	return f.attrLocked(in), nil
 }
 

@@ -112,6 +112,7 @@ func (f *FS) CreateAs(ctx context.Context, parent uint64, name string, flags, mo
 	in.mtime = f.now()
 	h := f.newWriterLocked(in, pid)
 	h.created = true
+	f.handOutLocked(in)
 	return f.attrLocked(in), h, nil
 }
 
@@ -257,6 +258,9 @@ func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 		return nil, errorf(syscall.EPERM, "open %q for reading: the file is being written", in.key)
 	}
 	if fresh != nil {
+		if err := staleOpenErr(in, fresh.info.ETag); err != nil {
+			return nil, err
+		}
 		f.setStatLocked(in, fresh.info.Size, fresh.info.ETag, fresh.info.LastModified, fresh.data)
 	}
 	in.readers++

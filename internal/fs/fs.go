@@ -21,6 +21,7 @@
 package fs
 
 import (
+	"container/list"
 	"log/slog"
 	"sync"
 	"syscall"
@@ -86,6 +87,7 @@ type inode struct {
 	// content is the whole object, fetched with its stat, until a read
 	// open takes it (see content.go).
 	content *heldContent
+	fg      forgetState // see forget.go
 
 	// POSIX mode (posix.go).
 	st        *staged           // files: the edit in progress, shared by its handles
@@ -122,6 +124,8 @@ type FS struct {
 	writers map[*Handle]bool   // GUARDED_BY(mu) open write handles, aborted by Shutdown
 	held    heldContents       // GUARDED_BY(mu) contents of small files not yet opened
 	edits   map[*staged]*inode // GUARDED_BY(mu) staged edits, dropped by Shutdown
+	unref   list.List          // GUARDED_BY(mu) inodes never handed to the kernel, oldest first (forget.go)
+	orders  orders             // GUARDED_BY(mu) directories' listing orders (order.go)
 
 	minPart int64 // S3's smallest part but the last (a field so tests can lower it)
 }
@@ -223,6 +227,7 @@ func (f *FS) newChildLocked(dir *inode, name string, kind metadata.Kind) *inode 
 	f.inodes[in.ino] = in
 	dir.children[name] = in.ino
 	delete(dir.absent, name)
+	f.noteNewLocked(in)
 	return in
 }
 
@@ -263,7 +268,7 @@ func (f *FS) upsertLocked(dir *inode, e metadata.Entry, listed bool) *inode {
 		// writer keeps its own inode and still uploads when closed.
 		in = nil
 	}
-	if in == nil || in.kind != e.Kind {
+	if in == nil || in.kind != e.Kind || otherVersionLocked(in, e) {
 		in = f.newChildLocked(dir, e.Name, e.Kind)
 	}
 	in.local = false
@@ -287,26 +292,15 @@ func (f *FS) upsertLocked(dir *inode, e metadata.Entry, listed bool) *inode {
 	return in
 }
 
-// Forget tells the core the kernel no longer references ino. Inodes that
-// are no longer reachable by name and have no open handles are dropped.
-func (f *FS) Forget(ino uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	in := f.inodes[ino]
-	if in == nil || ino == RootIno || !in.removed || in.writer != nil || in.st != nil || in.readers > 0 {
-		return
-	}
-	delete(f.inodes, ino)
-}
-
 // Statfs reports fixed, large numbers: a bucket has no capacity limit.
 type Statfs struct {
 	Blocks, Bfree, Bavail, Files, Ffree uint64
 	Bsize, NameLen                      uint32
 }
 
-// StatFS returns the file-system statistics.
+// StatFS returns the file-system statistics; the files in use (Files less
+// Ffree, df -i) are the inodes in the table.
 func (f *FS) StatFS() Statfs {
 	const big = 1 << 50
-	return Statfs{Blocks: big, Bfree: big, Bavail: big, Files: big, Ffree: big, Bsize: 4096, NameLen: 255}
+	return Statfs{Blocks: big, Bfree: big, Bavail: big, Files: big, Ffree: big - uint64(f.InodesInUse()), Bsize: 4096, NameLen: nameMax}
 }

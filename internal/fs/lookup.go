@@ -31,11 +31,15 @@ func (f *FS) Lookup(ctx context.Context, parent uint64, name string) (Attr, erro
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.handOutLocked(in)
 	return f.attrLocked(in), nil
 }
 
 // lookup is Lookup returning the inode.
 func (f *FS) lookup(ctx context.Context, parent uint64, name string) (*inode, error) {
+	if err := nameLenErr(name); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	for {
 		dir, err := f.dirLocked(parent)

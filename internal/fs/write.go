@@ -114,6 +114,7 @@ func (f *FS) Release(ctx context.Context, h *Handle) error {
 		if last && h.in.shared == h.shared {
 			h.in.shared = nil
 		}
+		f.dropForgottenLocked(h.in)
 		f.mu.Unlock()
 		if last {
 			h.shared.r.Close()

@@ -142,7 +142,7 @@ func TestIdleBuffersStayWithinTheLimit(t *testing.T) {
 }
 
 func TestDefaultTarget(t *testing.T) {
-	if d := DefaultTarget(); d < MinTarget || d > 128<<20 {
+	if d := DefaultTarget(); d < MinTarget || d > MaxDefaultTarget {
 		t.Fatalf("DefaultTarget() = %d", d)
 	}
 }

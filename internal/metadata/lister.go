@@ -41,9 +41,14 @@ type Lister struct {
 	// the next page to work on while the caller (the kernel taking entries)
 	// works on the last. The goroutine runs at most aheadPages pages ahead
 	// (one waiting in the channel, one more waiting to be put there).
-	pages   chan pageResult
-	stop    context.CancelFunc // ends the goroutine (Close)
-	emitted map[string]bool    // names already returned: a server that repeats one is not believed twice
+	pages chan pageResult
+	stop  context.CancelFunc // ends the goroutine (Close)
+	// last is the last name returned. Names come out in strictly rising
+	// order, so a server that repeats a name (or sends one that sorts
+	// before it, too late) is not believed twice — with no set of every
+	// name returned.
+	last    string
+	emitted bool // a name was returned (last is it)
 }
 
 // aheadPages is how many pages the lister may have received and not yet
@@ -53,7 +58,7 @@ const aheadPages = 2
 // NewLister lists the directory whose key prefix is dirKey ("" or ending in "/").
 // pageSize 0 means the server default.
 func NewLister(c objstore.Client, dirKey string, pageSize int) *Lister {
-	return &Lister{c: c, dirKey: dirKey, pageSize: pageSize, byName: map[string]*heapItem{}, emitted: map[string]bool{}}
+	return &Lister{c: c, dirKey: dirKey, pageSize: pageSize, byName: map[string]*heapItem{}}
 }
 
 // AddLocal merges an entry that exists only locally (a directory made by
@@ -67,10 +72,10 @@ func (l *Lister) Next(ctx context.Context) (e Entry, ok bool, err error) {
 		if len(l.pending) > 0 && (l.done || l.pos >= l.safeKey(l.pending[0].e.Name)) {
 			it := heap.Pop(&l.pending).(*heapItem)
 			delete(l.byName, it.e.Name)
-			if l.emitted[it.e.Name] {
+			if l.emitted && it.e.Name <= l.last {
 				continue
 			}
-			l.emitted[it.e.Name] = true
+			l.last, l.emitted = it.e.Name, true
 			return it.e, true, nil
 		}
 		if l.done {

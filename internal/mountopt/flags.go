@@ -79,7 +79,7 @@ var Mount = []Flag{
 	{"part-size", 0, "SIZE", "Part size for multi-part GET and PUT in bytes [default: 8388608]", SecClient},
 	{"read-part-size", 0, "SIZE", "Part size for GET in bytes [default: 8388608]", SecClient},
 	{"write-part-size", 0, "SIZE", "Part size for multi-part PUT in bytes, at least 5 MiB [default: 8388608]", SecClient},
-	{"memory-target", 0, "MiB", "Memory the process stays within, in MiB (at least 96); buffers get all but 56 MiB [default: 1/8 of memory, 96-128 MiB]", SecClient},
+	{"memory-target", 0, "MiB", "Memory the process stays within, in MiB (at least 96); buffers get all but 56 MiB [default: 1/8 of memory, 96-512 MiB]", SecClient},
 	{"ca-bundle", 0, "PATH", "CA certificate bundle (PEM) to verify HTTPS with [default: system trust store]", SecClient},
 
 	{"metadata-ttl", 0, "TTL", "TTL (time-to-live) of cached metadata: SECONDS, indefinite or minimal [default: minimal]", SecCache},

@@ -45,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/bucketfs/bucketfs/internal/memory"
@@ -85,8 +86,9 @@ type chunk struct {
 	off, end int64
 	cancel   context.CancelFunc // stops the GET when the chunk is dropped unread
 	buf      []byte
-	reserved int64         // budget bytes held
-	done     chan struct{} // closed when buf is filled or err is set
+	mem      *memory.Stream // the stream's claim on the budget, which reserved holds
+	reserved int64          // budget bytes held
+	done     chan struct{}  // closed when buf is filled or err is set
 	err      error
 	refs     int  // reads copying out of buf; GUARDED_BY(Reader.mu)
 	dropped  bool // no longer in the queue; GUARDED_BY(Reader.mu)
@@ -106,6 +108,8 @@ type stream struct {
 	lastEnd   int64    // where the previous read served by this stream ended
 	streaming bool     // false: a placeholder remembering where a random read ended
 	used      uint64   // last use, for eviction
+	mem       *memory.Stream
+	largest   int64 // the largest chunk the stream's share allows now (scheduleLocked)
 }
 
 // Reader reads one object version. It is safe for concurrent use, and may be
@@ -234,6 +238,7 @@ func (r *Reader) ReadView(ctx context.Context, p []byte, off int64) (data []byte
 		}
 	}
 	st.used = r.clock
+	st.mem.Touch()
 	r.trimLocked(st, off)
 	r.scheduleLocked(st, off+n)
 	var use []*chunk
@@ -331,6 +336,7 @@ func (r *Reader) dropStaleLocked() {
 	for _, st := range r.streams {
 		if r.clock-st.used > 2*maxStreams {
 			r.resetLocked(st, 0)
+			st.mem.Close()
 			continue
 		}
 		keep = append(keep, st)
@@ -349,11 +355,24 @@ func (r *Reader) newStreamLocked() *stream {
 			}
 		}
 		r.resetLocked(r.streams[lru], 0)
+		r.streams[lru].mem.Close()
 		r.streams = append(r.streams[:lru], r.streams[lru+1:]...)
 	}
 	st := &stream{lastEnd: -1}
+	st.mem = r.budget.NewStream(func() { r.reclaim(st) })
 	r.streams = append(r.streams, st)
 	return st
+}
+
+// reclaim gives back what an idle stream fetched ahead, when the budget
+// asks for it (memory.Stream): a reader that comes back starts a new
+// window where it stopped.
+func (r *Reader) reclaim(st *stream) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed && slices.Contains(r.streams, st) {
+		r.resetLocked(st, st.lastEnd)
+	}
 }
 
 // inWindow reports whether off can be served by the stream: from the oldest
@@ -387,11 +406,12 @@ func (r *Reader) resetLocked(st *stream, off int64) {
 	st.window = r.cfg.InitialChunk
 }
 
-// trimLocked drops chunks that end more than one part behind off: a small
-// backward seek is still served. REQUIRES(r.mu)
+// trimLocked drops chunks that end more than one chunk behind off: a small
+// backward seek, or a read of the kernel's arriving late, is still served.
+// REQUIRES(r.mu)
 func (r *Reader) trimLocked(st *stream, off int64) {
 	i := 0
-	for i < len(st.chunks)-1 && st.chunks[i].end <= off-r.cfg.PartSize {
+	for i < len(st.chunks)-1 && st.chunks[i].end <= off-max(st.largest, r.cfg.InitialChunk) {
 		st.chunks[i].dropped = true
 		r.freeIfUnusedLocked(st.chunks[i])
 		i++
@@ -400,23 +420,36 @@ func (r *Reader) trimLocked(st *stream, off int64) {
 }
 
 // scheduleLocked starts GETs until the stream covers need plus the window,
-// as far as the budget allows (the bytes up to need are always fetched).
-// REQUIRES(r.mu)
+// as far as the stream's share of the budget allows (the bytes up to need
+// are always fetched). Chunks are at most a quarter of the share, so that a
+// stream with a small share still holds the chunk behind the reader, the
+// one being read and two arriving. REQUIRES(r.mu)
 func (r *Reader) scheduleLocked(st *stream, need int64) {
 	target := min(r.size, need+st.window)
+	if st.next >= target {
+		return
+	}
+	st.largest = r.cfg.InitialChunk
+	for share := st.mem.Share(); st.largest*2 <= share/4 && st.largest*2 <= r.cfg.PartSize; {
+		st.largest *= 2
+	}
 	for st.next < target {
-		size := min(st.nextSize, r.size-st.next)
+		size := min(st.nextSize, st.largest)
+		if rem := st.next % size; rem != 0 {
+			size -= rem // end on a multiple of the size: the kernel's 1 MiB reads then lie in one chunk
+		}
+		size = min(size, r.size-st.next)
 		reserve := memory.BufferSize(size) // what fetch's buffer will hold
 		if st.next < need {
-			r.budget.Overdraw(reserve)
-		} else if !r.budget.TryReserve(reserve) {
-			return // memory pressure: prefetch less
+			st.mem.Need(reserve)
+		} else if !st.mem.TryGrow(reserve) {
+			return // beyond the stream's share, or the budget is spent: prefetch less
 		}
 		ctx, cancel := context.WithCancel(r.ctx)
-		c := &chunk{off: st.next, end: st.next + size, reserved: reserve, done: make(chan struct{}), cancel: cancel}
+		c := &chunk{off: st.next, end: st.next + size, mem: st.mem, reserved: reserve, done: make(chan struct{}), cancel: cancel}
 		st.chunks = append(st.chunks, c)
 		st.next = c.end
-		st.nextSize = min(st.nextSize*2, r.cfg.PartSize)
+		st.nextSize = min(size*2, r.cfg.PartSize) // from the size cut to a boundary: no chunk ends far past the window
 		r.inflight.Add(1)
 		go r.fetch(ctx, c)
 	}
@@ -448,7 +481,7 @@ func (r *Reader) freeIfUnusedLocked(c *chunk) {
 	}
 	r.budget.PutBuffer(c.buf)
 	c.buf = nil
-	r.budget.Release(c.reserved)
+	c.mem.Release(c.reserved)
 	c.reserved = 0
 }
 
@@ -508,6 +541,7 @@ func (r *Reader) Close() {
 	r.closed = true
 	for _, st := range r.streams {
 		r.resetLocked(st, 0)
+		st.mem.Close()
 	}
 	r.streams = nil
 	release := r.release
