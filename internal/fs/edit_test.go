@@ -469,3 +469,23 @@ func TestCloseByAnotherProcessCommitsNothing(t *testing.T) {
 		t.Fatalf("touch did not make an empty object: %q %v", got, ok)
 	}
 }
+
+// A server-side copy of the unchanged ranges that fails: EIO, the object as
+// it was, no upload left, and no conflict object (nothing conflicted).
+func TestFailedCopyOfUnchangedRangesIsEIO(t *testing.T) {
+	e := posixEnv(t, 5<<20, nil)
+	e.store.PutObject("big", pattern(30<<20))
+	h := e.open("big", syscall.O_WRONLY|syscall.O_APPEND)
+	e.pwrite(h, []byte("tail"), 0)
+	e.fault.Inject(func(op, key string) error {
+		if op == "UploadPartCopy" {
+			return errors.New("injected: 500 InternalError")
+		}
+		return nil
+	})
+	wantErrno(t, e.closeFile(h), syscall.EIO)
+	e.fault.Clear()
+	if !bytes.Equal(e.mustObject("big"), pattern(30<<20)) || e.store.PendingUploads() != 0 || len(e.conflictKeys("big")) != 0 {
+		t.Fatalf("after a failed copy: %d uploads, conflicts %v", e.store.PendingUploads(), e.conflictKeys("big"))
+	}
+}
