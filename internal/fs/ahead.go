@@ -120,3 +120,16 @@ func (f *FS) awaitFetchLocked(ctx context.Context, in *inode) error {
 		return ctx.Err()
 	}
 }
+
+// inodeFetchedLocked returns inode ino once no fetch ahead of it is in
+// flight (nil if it is not known). REQUIRES(f.mu)
+func (f *FS) inodeFetchedLocked(ctx context.Context, ino uint64) (*inode, error) {
+	in := f.inodes[ino]
+	for in != nil && in.fetching != nil {
+		// Being fetched ahead: its stat and content are ours.
+		if err := f.awaitFetchLocked(ctx, in); err != nil {
+			return nil, wrapf(0, err, "open %q", in.key)
+		}
+	}
+	return in, nil
+}

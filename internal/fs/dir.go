@@ -192,22 +192,32 @@ func (f *FS) Rmdir(ctx context.Context, parent uint64, name string) error {
 	key, local := in.key, in.local
 	f.mu.Unlock()
 
-	out, err := f.client.List(ctx, objstore.ListInput{Prefix: key, MaxKeys: 2})
+	marker, err := f.emptyInBucket(ctx, key, "rmdir")
 	if err != nil {
-		return wrapf(0, err, "rmdir %q", key)
+		return err
 	}
-	for _, o := range out.Objects {
-		if o.Key != key {
-			return errorf(syscall.ENOTEMPTY, "rmdir %q: directory not empty", key)
-		}
-	}
-	if !local || len(out.Objects) > 0 {
+	if !local || marker {
 		return errorf(syscall.EPERM, "rmdir %q: the directory exists in the bucket (as a %q marker object); only directories made by mkdir in this mount can be removed", key, key)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.detachLocked(in)
 	return nil
+}
+
+// emptyInBucket checks that the bucket has no key under the directory key
+// but its marker (ENOTEMPTY otherwise), and reports whether the marker is there.
+func (f *FS) emptyInBucket(ctx context.Context, key, op string) (marker bool, err error) {
+	out, err := f.client.List(ctx, objstore.ListInput{Prefix: key, MaxKeys: 2})
+	if err != nil {
+		return false, wrapf(0, err, "%s %q", op, key)
+	}
+	for _, o := range out.Objects {
+		if o.Key != key {
+			return false, errorf(syscall.ENOTEMPTY, "%s %q: directory not empty", op, key)
+		}
+	}
+	return len(out.Objects) > 0, nil
 }
 
 // Unlink deletes a file's object at once (needs --allow-delete).

@@ -20,12 +20,10 @@ import (
 func (f *FS) openEdit(ctx context.Context, ino uint64, flags uint32, c Caller) (*Handle, error) {
 	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
 	f.mu.Lock()
-	in := f.inodes[ino]
-	for in != nil && in.fetching != nil {
-		if err := f.awaitFetchLocked(ctx, in); err != nil {
-			f.mu.Unlock()
-			return nil, wrapf(0, err, "open %q", in.key)
-		}
+	in, err := f.inodeFetchedLocked(ctx, ino)
+	if err != nil {
+		f.mu.Unlock()
+		return nil, err
 	}
 	switch {
 	case in == nil || in.removed:

@@ -213,13 +213,10 @@ func (f *FS) openWrite(ino uint64, flags uint32, pid uint32) (*Handle, error) {
 
 func (f *FS) openRead(ctx context.Context, ino uint64) (*Handle, error) {
 	f.mu.Lock()
-	in := f.inodes[ino]
-	for in != nil && in.fetching != nil {
-		// Being fetched ahead (ahead.go): its stat and content are ours.
-		if err := f.awaitFetchLocked(ctx, in); err != nil {
-			f.mu.Unlock()
-			return nil, wrapf(0, err, "open %q", in.key)
-		}
+	in, err := f.inodeFetchedLocked(ctx, ino)
+	if err != nil {
+		f.mu.Unlock()
+		return nil, err
 	}
 	if in == nil || in.removed {
 		f.mu.Unlock()

@@ -96,16 +96,11 @@ func (f *FS) rmdirPosix(ctx context.Context, in *inode) error {
 		}
 	}
 	f.mu.Unlock()
-	out, err := f.client.List(ctx, objstore.ListInput{Prefix: key, MaxKeys: 2})
+	marker, err := f.emptyInBucket(ctx, key, "rmdir")
 	if err != nil {
-		return wrapf(0, err, "rmdir %q", key)
+		return err
 	}
-	for _, o := range out.Objects {
-		if o.Key != key {
-			return errorf(syscall.ENOTEMPTY, "rmdir %q: directory not empty", key)
-		}
-	}
-	if len(out.Objects) > 0 {
+	if marker {
 		if err := f.client.Delete(ctx, key); err != nil {
 			return wrapf(0, err, "rmdir %q", key)
 		}

@@ -313,14 +313,8 @@ func (f *FS) renameDir(ctx context.Context, src, dst, dir *inode, newName string
 	}
 	f.mu.Unlock()
 	if dst != nil {
-		out, err := f.client.List(ctx, objstore.ListInput{Prefix: newPrefix, MaxKeys: 2})
-		if err != nil {
-			return wrapf(0, err, "rename onto %q", newPrefix)
-		}
-		for _, o := range out.Objects {
-			if o.Key != newPrefix {
-				return errorf(syscall.ENOTEMPTY, "rename onto %q: directory not empty", newPrefix)
-			}
+		if _, err := f.emptyInBucket(ctx, newPrefix, "rename onto"); err != nil {
+			return err
 		}
 	}
 	keys, err := f.listAll(ctx, oldPrefix, f.cfg.MaxRenameKeys)

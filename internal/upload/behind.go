@@ -206,10 +206,7 @@ func (b *Behind) Abort() {
 	}
 	b.mu.Unlock()
 	if id != "" {
-		if err := b.c.AbortMultipartUpload(context.Background(), b.in.Key, id); err != nil {
-			b.in.Log.Warn("abort multipart upload failed; the bucket's lifecycle rule for incomplete uploads will clean it up",
-				"key", b.in.Key, "upload_id", id, "error", err)
-		}
+		abortUpload(context.Background(), b.c, b.in.Key, id, b.in.Log)
 	}
 	b.finish()
 }

@@ -174,10 +174,7 @@ func commitMultipart(ctx context.Context, c objstore.Client, in CommitInput, par
 		}
 		err = fmt.Errorf("complete multipart upload: %w", err)
 	}
-	if aerr := c.AbortMultipartUpload(ctx, in.Key, id); aerr != nil {
-		in.Log.Warn("abort multipart upload failed; the bucket's lifecycle rule for incomplete uploads will clean it up",
-			"key", in.Key, "upload_id", id, "error", aerr)
-	}
+	abortUpload(ctx, c, in.Key, id, in.Log)
 	return objstore.PutOutput{}, err
 }
 

@@ -324,9 +324,15 @@ func (w *Writer) fail(ctx context.Context, err error) {
 	if w.uploadID != "" {
 		id := w.uploadID
 		w.uploadID = ""
-		if aerr := w.client.AbortMultipartUpload(context.WithoutCancel(ctx), w.key, id); aerr != nil {
-			w.log.Warn("abort multipart upload failed; the bucket's lifecycle rule for incomplete uploads will clean it up",
-				"key", w.key, "upload_id", id, "error", aerr)
-		}
+		abortUpload(ctx, w.client, w.key, id, w.log)
+	}
+}
+
+// abortUpload aborts a multipart upload that will not be completed; a
+// failure is logged (the bucket's lifecycle rule reclaims what is left).
+func abortUpload(ctx context.Context, c objstore.Client, key, id string, log *slog.Logger) {
+	if err := c.AbortMultipartUpload(context.WithoutCancel(ctx), key, id); err != nil {
+		log.Warn("abort multipart upload failed; the bucket's lifecycle rule for incomplete uploads will clean it up",
+			"key", key, "upload_id", id, "error", err)
 	}
 }
