@@ -43,6 +43,9 @@ Try:
   rm mnt/results/hello.txt                        # allowed here: mounted with --allow-delete
   mv mnt/README.txt mnt/x                         # refused: S3 has no rename
 
+Mounted with --posix instead (bin/bucketfs unmount mnt, then the command below with --posix), the two refused
+lines work: edits are staged locally and committed at close with a conditional write.
+
 The same mount by hand (credentials in the environment, as for the AWS CLI):
   AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \\
     bin/bucketfs mount demo-bucket ./mnt --endpoint-url $ENDPOINT --force-path-style --region us-east-1
