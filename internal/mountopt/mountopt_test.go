@@ -20,6 +20,8 @@ func TestFromFstab(t *testing.T) {
 		{"values", []string{"allow-delete,region=us-east-1,uid=1000,prefix=some/"}, false,
 			[]string{"--allow-delete", "--region=us-east-1", "--uid=1000", "--prefix=some/"}, 0, ""},
 		{"ro", []string{"ro,_netdev"}, false, []string{"--read-only"}, 0, ""},
+		{"posix mode", []string{"posix,cache-dir=/var/cache/bfs,max-cache-size=1024,max_rename_keys=500"}, false,
+			[]string{"--posix", "--cache-dir=/var/cache/bfs", "--max-cache-size=1024", "--max-rename-keys=500"}, 0, ""},
 		{"underscores", []string{"allow_other,auto_unmount"}, false, []string{"--allow-other", "--auto-unmount"}, 0, ""},
 		{"endpoint with colon and slashes", []string{"endpoint-url=http://127.0.0.1:9000,force-path-style"}, false,
 			[]string{"--endpoint-url=http://127.0.0.1:9000", "--force-path-style"}, 0, ""},
