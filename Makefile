@@ -29,7 +29,7 @@ vet:
 	@test -z "$$(gofmt -l cmd internal test bench scripts 2>/dev/null)" || { gofmt -l cmd internal test bench scripts; echo "gofmt needed"; exit 1; }
 
 # Throughput of bucketfs against raw S3, s3fs and rclone on a local MinIO
-# (root; installs s3fs, rclone, fio; 10-15 min); writes docs/BENCHMARKS.md.
+# (root; installs s3fs, rclone, fio; about 35 min); writes docs/BENCHMARKS.md.
 # Quick run: make bench BENCH_ARGS="-size 256MiB -repeat 1 -out /tmp/bench.md"
 bench:
 	$(GO) run ./bench $(BENCH_ARGS)

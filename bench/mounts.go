@@ -79,14 +79,15 @@ func (e *mountEnv) tools() map[string]*tool {
 			note: "for seq4one also `--vfs-read-wait 0ms`: with the default 20 ms, rclone's four readers of one file " +
 				"wait on each other's out-of-order reads and crawl (try `-only seq4one -tools rclone -rclone-seq4-default`); " +
 				"zero costs its single reader a little, so it is used for seq4one only. For the POSIX-mode jobs " +
-				"`--vfs-cache-mode writes --vfs-write-back 0s` instead of `off`: rclone cannot edit files without it " +
-				"(it still uploads after close; the wait until the bucket has the change is counted)",
+				"`--vfs-cache-mode writes` instead of `off`: rclone cannot edit files without it (it uploads 5 s after " +
+				"close, its default --vfs-write-back; with 0s its sed -i fails, the renamed temporary file being still " +
+				"uploaded; the wait until the bucket has the change is counted)",
 			mount: func(ctx context.Context, dir, job string) (*exec.Cmd, error) {
 				// In the foreground, as its own process group: we own it.
 				args := append([]string{"--config", rcloneConf, "mount", "minio:" + e.bucket, dir}, rcloneArgs...)
 				if isPosixJob(job) {
 					args[slices.Index(args, "off")] = "writes" // --vfs-cache-mode
-					args = append(args, "--cache-dir", filepath.Join(e.work, "rclone-cache"), "--vfs-write-back", "0s")
+					args = append(args, "--cache-dir", filepath.Join(e.work, "rclone-cache"))
 				}
 				if job == "seq4one" && !e.rcloneSeq4Default {
 					args = append(args, "--vfs-read-wait", "0ms")

@@ -358,8 +358,8 @@ func settled(ctx context.Context, s sample, err error, check func() error) (samp
 			s.moved += loopback() // timedShell left -(the count at the start)
 			break
 		}
-		if time.Since(closed) > 2*time.Minute || ctx.Err() != nil {
-			return s, fmt.Errorf("not in the bucket 2 min after the command: %w", err)
+		if time.Since(closed) > 30*time.Second || ctx.Err() != nil {
+			return s, fmt.Errorf("not in the bucket 30 s after the command: %w", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
